@@ -1,0 +1,1 @@
+"""Users and roles: viewers watch, operators (staff) manage cameras."""

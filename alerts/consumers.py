@@ -1,0 +1,189 @@
+"""The live feed: alerts and camera status over one WebSocket, with resume after a reconnect.
+
+Client → server: {"type": "subscribe", "cameras": [ids] | null}, {"type": "resume", "after_id": N},
+{"type": "ping"}. Server → client: {"type": "alert", ...}, {"type": "camera.status", ...},
+{"type": "subscribed", ...}, {"type": "resume.done", ...}, {"type": "resync", ...},
+{"type": "error", "error": "..."}, {"type": "pong"}.
+"""
+
+import asyncio
+import json
+import logging
+import time
+from collections import OrderedDict
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from prometheus_client import Gauge
+
+from cameras.selectors import cameras_for_user
+
+from .realtime import ALL_CAMERAS_GROUP, camera_group
+from .selectors import alerts_after
+from .serializers import AlertSerializer
+
+logger = logging.getLogger("skylark.realtime")
+
+REPLAY_LIMIT = 500  # more missed alerts than this: the client is told to reload (resync)
+MAX_MESSAGE_BYTES = 16 * 1024
+MAX_SUBSCRIBED_CAMERAS = 200
+SENT_IDS_REMEMBERED = 5000
+CLOSE_TOKEN_EXPIRED = 4401
+CLOSE_MESSAGE_TOO_BIG = 4009  # daphne lets applications close only with 1000 or 3000-4999
+
+WEBSOCKET_CONNECTIONS = Gauge(
+    "skylark_websocket_connections", "Open dashboard/API WebSocket connections"
+)
+
+
+class AlertConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close()  # before accept: the handshake is refused with HTTP 403
+            return
+        self.user = user
+        self.groups_joined: set[str] = set()
+        self.sent_ids: OrderedDict[int, None] = OrderedDict()
+        self.camera_filter: set[int] | None = None
+        await self.accept()
+        WEBSOCKET_CONNECTIONS.inc()
+        await self._join({ALL_CAMERAS_GROUP})
+        expires_at = self.scope.get("token_expires_at")
+        self.expiry_task = (
+            asyncio.create_task(self._close_at(expires_at)) if expires_at is not None else None
+        )
+
+    async def disconnect(self, code: int) -> None:
+        if not hasattr(self, "user"):
+            return
+        WEBSOCKET_CONNECTIONS.dec()
+        for group in self.groups_joined:
+            await self._safely(self.channel_layer.group_discard(group, self.channel_name))
+        if self.expiry_task is not None:
+            self.expiry_task.cancel()
+
+    async def _close_at(self, expires_at: float) -> None:
+        await asyncio.sleep(max(0.0, expires_at - time.time()))
+        await self.send_json({"type": "error", "error": "token expired"})
+        await self.close(code=CLOSE_TOKEN_EXPIRED)
+
+    # -- client messages ---------------------------------------------------------------
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        raw = text_data if text_data is not None else bytes_data or b""
+        if len(raw) > MAX_MESSAGE_BYTES:
+            await self.send_json(
+                {"type": "error", "error": f"message larger than {MAX_MESSAGE_BYTES} bytes"}
+            )
+            await self.close(code=CLOSE_MESSAGE_TOO_BIG)
+            return
+        try:
+            message = json.loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            await self.send_json({"type": "error", "error": "message is not valid JSON"})
+            return
+        if not isinstance(message, dict):
+            await self.send_json({"type": "error", "error": "message must be a JSON object"})
+            return
+        await self.receive_json(message)
+
+    async def receive_json(self, content: dict, **kwargs) -> None:
+        kind = content.get("type")
+        if kind == "subscribe":
+            await self._subscribe(content.get("cameras"))
+        elif kind == "resume":
+            await self._resume(content.get("after_id"))
+        elif kind == "ping":
+            await self.send_json({"type": "pong"})
+        else:
+            await self.send_json(
+                {"type": "error", "error": f"unknown message type {str(kind)[:40]!r}"}
+            )
+
+    async def _subscribe(self, cameras: object) -> None:
+        if cameras is None:
+            self.camera_filter = None
+            await self._join({ALL_CAMERAS_GROUP})
+            await self.send_json({"type": "subscribed", "cameras": None})
+            return
+        if (
+            not isinstance(cameras, list)
+            or len(cameras) > MAX_SUBSCRIBED_CAMERAS
+            or not all(isinstance(c, int) and not isinstance(c, bool) for c in cameras)
+        ):
+            await self.send_json(
+                {
+                    "type": "error",
+                    "error": f"cameras must be a list of at most {MAX_SUBSCRIBED_CAMERAS} camera ids, or null",
+                }
+            )
+            return
+        visible = await self._visible_cameras(set(cameras))
+        unknown = sorted(set(cameras) - visible)
+        if unknown:
+            await self.send_json({"type": "error", "error": f"unknown cameras: {unknown}"})
+            return
+        self.camera_filter = visible
+        await self._join({camera_group(c) for c in visible})
+        await self.send_json({"type": "subscribed", "cameras": sorted(visible)})
+
+    async def _resume(self, after_id: object) -> None:
+        if not isinstance(after_id, int) or isinstance(after_id, bool) or after_id < 0:
+            await self.send_json(
+                {"type": "error", "error": "after_id must be a non-negative integer"}
+            )
+            return
+        # Group events that arrive meanwhile wait in the channel layer until this returns; the
+        # sent-id memory then drops the ones replay already delivered: no gap, no duplicate.
+        missed = await self._missed(after_id)
+        if len(missed) > REPLAY_LIMIT:
+            await self.send_json(
+                {"type": "resync", "reason": f"more than {REPLAY_LIMIT} alerts missed"}
+            )
+            return
+        for alert in missed:
+            await self._send_alert(alert)
+        await self.send_json({"type": "resume.done", "replayed": len(missed)})
+
+    # -- group events ------------------------------------------------------------------
+    async def skylark_event(self, message: dict) -> None:
+        event = message["event"]
+        if self.camera_filter is not None and message["camera_id"] not in self.camera_filter:
+            return
+        if event["type"] == "alert":
+            await self._send_alert(event["alert"])
+        else:
+            await self.send_json(event)
+
+    async def _send_alert(self, alert: dict) -> None:
+        alert_id = alert["id"]
+        if alert_id in self.sent_ids:
+            return
+        self.sent_ids[alert_id] = None
+        if len(self.sent_ids) > SENT_IDS_REMEMBERED:
+            self.sent_ids.popitem(last=False)
+        await self.send_json({"type": "alert", "alert": alert})
+
+    # -- helpers -----------------------------------------------------------------------
+    async def _join(self, groups: set[str]) -> None:
+        for group in groups - self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        for group in self.groups_joined - groups:
+            await self._safely(self.channel_layer.group_discard(group, self.channel_name))
+        self.groups_joined = set(groups)
+
+    async def _safely(self, awaitable) -> None:
+        try:
+            await awaitable
+        except Exception as exc:  # redis gone while a client leaves: nothing to undo
+            logger.debug("event=group_discard_failed error=%r", exc)
+
+    @database_sync_to_async
+    def _visible_cameras(self, ids: set[int]) -> set[int]:
+        return set(cameras_for_user(self.user).filter(pk__in=ids).values_list("pk", flat=True))
+
+    @database_sync_to_async
+    def _missed(self, after_id: int) -> list[dict]:
+        filter_ids = sorted(self.camera_filter) if self.camera_filter is not None else None
+        alerts = alerts_after(self.user, after_id, camera_ids=filter_ids, limit=REPLAY_LIMIT + 1)
+        return AlertSerializer(alerts, many=True).data

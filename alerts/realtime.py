@@ -1,0 +1,33 @@
+"""Live fan-out over Channels groups: the group names and the one broadcast function."""
+
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger("skylark.realtime")
+
+ALL_CAMERAS_GROUP = "cameras.all"
+
+
+def camera_group(camera_id: int) -> str:
+    """The Channels group of one camera's alerts and status events."""
+    return f"cameras.{camera_id}"
+
+
+def broadcast(camera_id: int, event: dict) -> None:
+    """Send `event` to subscribers of the camera and of all cameras.
+
+    Called only after the database commit. A Redis outage must not undo a saved alert:
+    the send is logged and dropped, and clients recover the alert through resume.
+    """
+    layer = get_channel_layer()
+    message = {"type": "skylark.event", "camera_id": camera_id, "event": event}
+    try:
+        # A client is either in the all-cameras group or in some camera groups, never both.
+        for group in (ALL_CAMERAS_GROUP, camera_group(camera_id)):
+            async_to_sync(layer.group_send)(group, message)
+    except Exception as exc:  # redis down or restarting: the data is safe in PostgreSQL
+        logger.warning(
+            "event=broadcast_failed camera=%s type=%s error=%r", camera_id, event.get("type"), exc
+        )

@@ -1,0 +1,42 @@
+"""Reads of alerts, scoped to the cameras a user may see."""
+
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from accounts.models import User
+from cameras.selectors import cameras_for_user
+
+from .models import Alert
+
+
+def alerts_for_user(
+    user: User,
+    *,
+    camera_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    acknowledged: bool | None = None,
+) -> QuerySet[Alert]:
+    alerts = Alert.objects.filter(camera__in=cameras_for_user(user)).select_related(
+        "camera", "acknowledged_by"
+    )
+    if camera_id is not None:
+        alerts = alerts.filter(camera_id=camera_id)
+    if since is not None:
+        alerts = alerts.filter(created_at__gte=since)
+    if until is not None:
+        alerts = alerts.filter(created_at__lt=until)
+    if acknowledged is not None:
+        alerts = alerts.filter(acknowledged_at__isnull=not acknowledged)
+    return alerts
+
+
+def alerts_after(
+    user: User, after_id: int, *, camera_ids: list[int] | None, limit: int
+) -> list[Alert]:
+    """Alerts with id > after_id in id order (what a reconnecting client missed), at most `limit`."""
+    alerts = alerts_for_user(user).filter(pk__gt=after_id)
+    if camera_ids is not None:
+        alerts = alerts.filter(camera_id__in=camera_ids)
+    return list(alerts.order_by("id")[:limit])

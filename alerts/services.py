@@ -1,0 +1,80 @@
+"""Alert actions: create (row + snapshot, then broadcast after commit) and acknowledge."""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+
+from .models import Alert
+from .realtime import broadcast
+
+logger = logging.getLogger("skylark.alerts")
+
+
+def alert_event(alert: Alert) -> dict:
+    """The `alert` event sent to dashboards: the same fields as the REST API."""
+    from .serializers import AlertSerializer
+
+    return {"type": "alert", "alert": AlertSerializer(alert).data}
+
+
+def create_alert(
+    *,
+    camera_id: int,
+    face_count: int,
+    boxes: list[list[float]],
+    snapshot_jpeg: bytes | None = None,
+    created_at: datetime | None = None,
+) -> Alert:
+    """Store an alert with its snapshot; it is broadcast once the row is committed."""
+    created_at = created_at or timezone.now()
+    with transaction.atomic():
+        alert = Alert(
+            camera_id=camera_id, face_count=face_count, boxes=boxes, created_at=created_at
+        )
+        if snapshot_jpeg:
+            name = f"camera{camera_id}-{created_at:%H%M%S%f}.jpg"
+            alert.snapshot.save(name, ContentFile(snapshot_jpeg), save=False)
+        alert.save()
+        transaction.on_commit(lambda: broadcast(camera_id, alert_event(alert)))
+    logger.info("event=alert_created camera=%s alert=%s faces=%s", camera_id, alert.pk, face_count)
+    return alert
+
+
+def acknowledge_alert(alert: Alert, user: User) -> Alert:
+    """Mark the alert seen by `user`; acknowledging twice keeps the first acknowledgement."""
+    Alert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
+        acknowledged_at=timezone.now(), acknowledged_by=user
+    )
+    alert.refresh_from_db()
+    return alert
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    alerts: int
+    files: int
+
+
+def prune_alerts(
+    *, older_than_days: int, dry_run: bool = False, batch_size: int = 1000
+) -> PruneResult:
+    """Delete alerts older than the cutoff with their snapshot files; other files are never touched."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    expired = Alert.objects.filter(created_at__lt=cutoff)
+    if dry_run:
+        return PruneResult(alerts=expired.count(), files=expired.exclude(snapshot="").count())
+    alerts = files = 0
+    while batch := list(expired.order_by("created_at").values_list("pk", "snapshot")[:batch_size]):
+        # Each alert's snapshot file is deleted with its row (alerts.apps), after the commit.
+        with transaction.atomic():
+            Alert.objects.filter(pk__in=[pk for pk, _ in batch]).delete()
+        alerts += len(batch)
+        files += sum(1 for _, name in batch if name)
+    logger.info("event=alerts_pruned days=%s alerts=%s files=%s", older_than_days, alerts, files)
+    return PruneResult(alerts=alerts, files=files)

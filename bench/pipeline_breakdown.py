@@ -1,0 +1,170 @@
+"""Where a camera's CPU goes: each part of the pipeline's per-frame work measured alone on the same
+720p frames, in % of one core at 15 fps, to explain the gap between the pipeline and its floor.
+
+Parts: OpenCV's FFmpeg decode to BGR (what FrameGrabber does), MotionDetector.update, drawing the
+boxes and overlay, the full-frame copy per detection, the JPEG preview, the Publisher's ffmpeg
+encoding raw bgr24 from a pipe (the conversion to yuv420p happens inside ffmpeg), the same
+encoder fed yuv420p converted by OpenCV instead, publishing at 640x360, remuxing the camera's own
+H.264 without re-encoding, and plain ffmpeg decode+encode (the floor's video part). CPU comes from process CPU time (all threads) and, for ffmpeg, from wait4's rusage.
+Single process, nothing in parallel; no database, no network.
+
+    .venv/bin/python bench/pipeline_breakdown.py [--frames 150]
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import cv2
+import numpy as np
+
+from bench.camera_load import scene
+from bench.common import Figure, print_table, say
+from detection.annotate import draw_boxes, draw_overlay
+from detection.detectors import Box
+from detection.motion import MotionDetector
+
+FPS = 15
+ENCODER = [
+    "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-profile:v", "baseline",
+    "-pix_fmt", "yuv420p", "-g", "15", "-bf", "0", "-threads", "1", "-f", "null", "-",
+]  # fmt: skip
+
+
+def cpu_ms_per_frame(work, frames: int) -> float:
+    started = time.process_time()
+    work()
+    return (time.process_time() - started) * 1000 / frames
+
+
+def child_cpu_ms(args: list[str], stdin_frames: list[bytes] | None, frames: int) -> float:
+    """CPU of one ffmpeg run (user + system, all its threads), per frame."""
+    proc = subprocess.Popen(
+        args,
+        stdin=subprocess.PIPE if stdin_frames is not None else subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    if stdin_frames is not None:
+        assert proc.stdin is not None
+        for data in stdin_frames:
+            proc.stdin.write(data)
+        proc.stdin.close()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{args[0]} exited with {proc.returncode}")
+    return (usage.ru_utime + usage.ru_stime) * 1000 / frames
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=150, help="720p frames per measurement")
+    args = parser.parse_args(argv)
+    cv2.setNumThreads(1)
+    video = scene("busy").path
+    n = args.frames
+
+    say("decode")
+    capture = cv2.VideoCapture(str(video), cv2.CAP_FFMPEG)
+    frames: list[np.ndarray] = []
+
+    def decode() -> None:
+        while len(frames) < n:
+            ok, frame = capture.read()
+            if not ok:
+                capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                continue
+            frames.append(frame)
+
+    parts: dict[str, float] = {}
+    parts["decode to BGR (OpenCV/FFmpeg)"] = cpu_ms_per_frame(decode, n)
+    capture.release()
+
+    say("motion, drawing, copies, JPEG")
+    motion = MotionDetector()
+    parts["MotionDetector.update"] = cpu_ms_per_frame(lambda: [motion.update(f) for f in frames], n)
+    work = [f.copy() for f in frames]
+    box = [Box(500, 200, 180, 180, 0.93)]
+    parts["draw boxes + overlay"] = cpu_ms_per_frame(
+        lambda: [(draw_boxes(f, box), draw_overlay(f, "Camera 1", time.time())) for f in work], n
+    )
+    # Per frame of video: a copy per detection (2 a second) and an idle preview every 2 s.
+    copy_ms = cpu_ms_per_frame(lambda: [f.copy() for f in frames], n)
+    parts["frame copy per detection (2/s)"] = copy_ms * 2 / FPS
+    jpeg_ms = cpu_ms_per_frame(
+        lambda: [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 80]) for f in frames], n
+    )
+    parts["JPEG preview (idle: 1 per 2 s)"] = jpeg_ms / (2 * FPS)
+
+    say("encoders")
+    height, width = frames[0].shape[:2]
+    bgr = [f.tobytes() for f in frames]
+    raw_in = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "rawvideo"]
+    size = ["-s", f"{width}x{height}", "-framerate", str(FPS), "-i", "pipe:"]
+    parts["publisher ffmpeg, bgr24 in (as now)"] = child_cpu_ms(
+        [*raw_in, "-pix_fmt", "bgr24", *size, *ENCODER], bgr, n
+    )
+    yuv: list[bytes] = []
+    convert_ms = cpu_ms_per_frame(
+        lambda: yuv.extend(cv2.cvtColor(f, cv2.COLOR_BGR2YUV_I420).tobytes() for f in frames), n
+    )
+    yuv_encode_ms = child_cpu_ms([*raw_in, "-pix_fmt", "yuv420p", *size, *ENCODER], yuv, n)
+    small: list[bytes] = []
+    resize_ms = cpu_ms_per_frame(
+        lambda: small.extend(
+            cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA).tobytes() for f in frames
+        ),
+        n,
+    )
+    small_size = ["-s", "640x360", "-framerate", str(FPS), "-i", "pipe:"]
+    small_encode_ms = child_cpu_ms([*raw_in, "-pix_fmt", "bgr24", *small_size, *ENCODER], small, n)
+    remux_ms = child_cpu_ms(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(video), "-frames:v", str(n),
+         "-c", "copy", "-f", "null", "-"], None, n,
+    )  # fmt: skip
+    floor_ms = child_cpu_ms(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(video), "-frames:v", str(n),
+         *ENCODER], None, n,
+    )  # fmt: skip
+
+    pct = {name: ms * FPS / 10 for name, ms in parts.items()}
+    rows = [[name, parts[name], pct[name]] for name in parts]
+    total_ms = sum(parts.values())
+    rows.append(["pipeline total without the detector", total_ms, total_ms * FPS / 10])
+    rows.append(["alternative: cv2 BGR->I420 in the loop", convert_ms, convert_ms * FPS / 10])
+    rows.append(["alternative: publisher ffmpeg, yuv420p in", yuv_encode_ms, yuv_encode_ms * 1.5])
+    rows.append(
+        ["alternative: publish 640x360 (cv2.resize + encode)", resize_ms + small_encode_ms,
+         (resize_ms + small_encode_ms) * 1.5]
+    )  # fmt: skip
+    rows.append(["alternative: no re-encode, remux the camera (-c copy)", remux_ms, remux_ms * 1.5])
+    rows.append(["floor: ffmpeg decode + encode (file)", floor_ms, floor_ms * FPS / 10])
+    print("\nCPU per 720p frame and per camera at 15 fps (one core = 100 %)")
+    print_table(["part", "ms/frame", "% of a core"], rows)
+    saving = parts["publisher ffmpeg, bgr24 in (as now)"] - yuv_encode_ms - convert_ms
+    Figure(
+        figure="pipeline CPU without the detector, per camera (720p15, parts measured alone)",
+        goal="explain the gap to the floor",
+        measured=f"{total_ms * 1.5:.1f}% of a core",
+        baseline=f"floor ffmpeg decode+encode {floor_ms * 1.5:.1f}%",
+        ratio=f"{total_ms / floor_ms:.2f}",
+        command=".venv/bin/python bench/pipeline_breakdown.py",
+        details={
+            "parts_ms_per_frame": parts,
+            "yuv420p_publisher_saving_pct": saving * 1.5,
+            "cvtColor_bgr_to_i420_ms": convert_ms,
+            "publish_640x360_ms": resize_ms + small_encode_ms,
+            "remux_ms": remux_ms,
+        },
+    ).emit()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

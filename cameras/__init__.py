@@ -1,0 +1,1 @@
+"""Cameras: the model, its API and admin, and the stream control services."""

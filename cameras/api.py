@@ -1,0 +1,34 @@
+"""Camera REST API: CRUD for operators, read for everyone logged in, start/stop through the services."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.permissions import IsOperatorOrReadOnly
+
+from . import services
+from .selectors import cameras_for_user
+from .serializers import CameraSerializer
+
+
+class CameraViewSet(viewsets.ModelViewSet):
+    serializer_class = CameraSerializer
+    permission_classes = [IsOperatorOrReadOnly]
+    lookup_value_regex = r"[0-9]+"
+
+    def get_queryset(self):
+        return cameras_for_user(self.request.user)
+
+    @extend_schema(request=None, responses=CameraSerializer)
+    @action(detail=True, methods=["post"])
+    def start(self, request: Request, pk: str | None = None) -> Response:
+        camera = services.start_stream(self.get_object())
+        return Response(self.get_serializer(camera).data)
+
+    @extend_schema(request=None, responses=CameraSerializer)
+    @action(detail=True, methods=["post"])
+    def stop(self, request: Request, pk: str | None = None) -> Response:
+        camera = services.stop_stream(self.get_object())
+        return Response(self.get_serializer(camera).data)

@@ -1,0 +1,91 @@
+"""The Camera: where its video comes from, what operators want, what its loop reports."""
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from .naming import stream_path
+from .validators import MAX_URL_LENGTH, validate_camera_url
+
+
+class Camera(models.Model):
+    class DesiredState(models.TextChoices):
+        RUNNING = "running", "Running"
+        STOPPED = "stopped", "Stopped"
+
+    class Status(models.TextChoices):
+        STOPPED = "stopped", "Stopped"
+        CONNECTING = "connecting", "Connecting"
+        ONLINE = "online", "Online"
+        OFFLINE = "offline", "Offline"
+        ERROR = "error", "Error"
+
+    class Detector(models.TextChoices):
+        HAAR = "haar", "Haar cascade"
+        YUNET = "yunet", "YuNet (ONNX)"
+
+    class Transport(models.TextChoices):
+        TCP = "tcp", "RTSP over TCP"
+        UDP = "udp", "RTSP over UDP"
+
+    name = models.CharField(max_length=100, unique=True)
+    url = models.CharField(
+        "URL",
+        max_length=MAX_URL_LENGTH,
+        validators=[validate_camera_url],
+        help_text="rtsp://user:password@host:554/stream (http(s) and local demo files also work).",
+    )
+    location = models.CharField(max_length=200, blank=True)
+    transport = models.CharField(max_length=3, choices=Transport.choices, default=Transport.TCP)
+
+    desired_state = models.CharField(
+        max_length=10, choices=DesiredState.choices, default=DesiredState.STOPPED
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.STOPPED)
+    last_error = models.CharField(max_length=500, blank=True)
+    last_frame_at = models.DateTimeField(null=True, blank=True)
+    fps_in = models.FloatField(default=0)
+    fps_out = models.FloatField(default=0)
+    frames_dropped = models.BigIntegerField(default=0)
+
+    detector = models.CharField(max_length=10, choices=Detector.choices, default=Detector.HAAR)
+    interval_ms = models.PositiveIntegerField(
+        "detection interval (ms)",
+        default=1000,
+        validators=[MinValueValidator(100), MaxValueValidator(60_000)],
+    )
+    scale_factor = models.FloatField(
+        default=1.1, validators=[MinValueValidator(1.01), MaxValueValidator(2.0)]
+    )
+    min_neighbors = models.PositiveSmallIntegerField(
+        default=6, validators=[MinValueValidator(1), MaxValueValidator(50)]
+    )
+    min_face_size = models.PositiveIntegerField(
+        "minimum face size (px)",
+        default=40,
+        validators=[MinValueValidator(10), MaxValueValidator(2000)],
+    )
+    cooldown_s = models.FloatField(
+        "alert cooldown (s)",
+        default=10,
+        validators=[MinValueValidator(0), MaxValueValidator(3600)],
+    )
+    motion_gating = models.BooleanField(
+        default=True, help_text="Run the face detector at full rate only while there is motion."
+    )
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def stream_path(self) -> str:
+        return stream_path(self.pk)
+
+    @property
+    def is_running(self) -> bool:
+        return self.desired_state == self.DesiredState.RUNNING

@@ -1,0 +1,75 @@
+"""Validation of camera source URLs: the only gate between user input and ffmpeg/OpenCV."""
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+NETWORK_SCHEMES = {"rtsp", "rtsps", "http", "https"}
+MAX_URL_LENGTH = 1024
+# Shell syntax, or characters URLs must percent-encode anyway (a password with $ is written %24).
+FORBIDDEN_CHARACTERS = frozenset('`$;|<>\\"{}^')
+
+
+def validate_camera_url(value: str) -> None:
+    """Accept rtsp(s)/http(s) URLs with a host, or a file under CAMERA_FILE_ROOT (demos, tests)."""
+    if not value:
+        raise ValidationError("Enter the camera's URL.", code="required")
+    if len(value) > MAX_URL_LENGTH:
+        raise ValidationError(
+            f"URL is too long (max {MAX_URL_LENGTH} characters).", code="too_long"
+        )
+    if not value.isascii() or not value.isprintable():
+        raise ValidationError(
+            "URL may contain only printable ASCII characters; percent-encode anything else.",
+            code="invalid_chars",
+        )
+    if any(ch.isspace() for ch in value):
+        raise ValidationError("URL must not contain whitespace.", code="whitespace")
+    if found := sorted(FORBIDDEN_CHARACTERS.intersection(value)):
+        raise ValidationError(
+            f"URL must not contain {' '.join(found)}; percent-encode such characters (e.g. $ as %24).",
+            code="forbidden_chars",
+        )
+    if value.startswith("-"):
+        raise ValidationError("URL must not start with '-'.", code="invalid")
+    if value.startswith("/") or value.startswith("file:"):
+        _validate_file_source(value)
+        return
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise ValidationError(f"URL is malformed: {exc}.", code="invalid") from exc
+    scheme = parts.scheme.lower()
+    if scheme not in NETWORK_SCHEMES:
+        allowed = ", ".join(sorted(NETWORK_SCHEMES))
+        shown = f"'{scheme}'" if scheme else "none"
+        raise ValidationError(
+            f"Unsupported URL scheme {shown}; use one of {allowed}, or a file path.",
+            code="scheme",
+        )
+    if not parts.hostname:
+        raise ValidationError(
+            "URL must include a host, e.g. rtsp://192.168.1.20/stream.", code="host"
+        )
+    if port == 0:
+        raise ValidationError("URL port must be between 1 and 65535.", code="port")
+
+
+def _validate_file_source(value: str) -> None:
+    raw = value[len("file://") :] if value.startswith("file://") else value
+    if value.startswith("file:") and not value.startswith("file:///"):
+        raise ValidationError(
+            "File URLs must be absolute: file:///path/to/video.mkv.", code="invalid"
+        )
+    root = Path(settings.CAMERA_FILE_ROOT).resolve()
+    path = Path(raw).resolve()
+    if not path.is_relative_to(root):
+        raise ValidationError(f"Video files must be under {root}.", code="file_root")
+
+
+def source_for_capture(value: str) -> str:
+    """The string handed to OpenCV: file URLs become plain paths."""
+    return value[len("file://") :] if value.startswith("file://") else value

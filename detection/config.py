@@ -1,0 +1,69 @@
+"""Typed settings of one camera's detection pipeline, built by the Celery glue or the detect command."""
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Transport = Literal["tcp", "udp"]
+DetectorName = Literal["haar", "yunet"]
+
+
+class ConfigError(ValueError):
+    """A pipeline setting is out of range; the message names the field."""
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    camera_id: int
+    name: str
+    # The source and publish URLs may carry credentials: kept out of repr() so they never reach logs.
+    source: str = field(repr=False)
+    transport: Transport = "tcp"
+    detector: DetectorName = "haar"
+    model_path: str | None = None
+    score_threshold: float = 0.7  # YuNet only; Haar boxes are not thresholded
+    interval_ms: int = 1000
+    scale_factor: float = 1.1
+    min_neighbors: int = 6
+    min_face_size: int = 40  # full-frame pixels, whatever detect_width is
+    cooldown_s: float = 10.0
+    detect_width: int = 640
+    motion_gating: bool = True
+    keepalive_interval_ms: int = 5000  # detection period while nothing moves
+    motion_tail_s: float = 2.0
+    publish_url: str | None = field(default=None, repr=False)
+    preview_interval_s: float = 0.2  # while someone watches the preview
+    idle_preview_interval_s: float = 2.0  # so a newly opened page has a recent picture at once
+    status_interval_s: float = 1.0
+    open_timeout_ms: int = 5000
+    read_timeout_ms: int = 5000
+    loop_file: bool = True  # file sources restart at the end; False = stop there (--once)
+    jpeg_quality: int = 80
+
+    def __post_init__(self) -> None:
+        if self.transport not in ("tcp", "udp"):
+            raise ConfigError(f"transport must be 'tcp' or 'udp' (got {self.transport!r})")
+        if self.detector not in ("haar", "yunet"):
+            raise ConfigError(f"detector must be 'haar' or 'yunet' (got {self.detector!r})")
+        if not self.source:
+            raise ConfigError("source must not be empty")
+        _require(self.scale_factor > 1.0, "scale_factor must be > 1", self.scale_factor)
+        _require(
+            0.0 < self.score_threshold <= 1.0,
+            "score_threshold must be in (0, 1]",
+            self.score_threshold,
+        )
+        _require(self.min_neighbors >= 0, "min_neighbors must be >= 0", self.min_neighbors)
+        _require(self.min_face_size >= 1, "min_face_size must be >= 1", self.min_face_size)
+        _require(self.detect_width >= 64, "detect_width must be >= 64", self.detect_width)
+        _require(self.cooldown_s >= 0, "cooldown_s must be >= 0", self.cooldown_s)
+        _require(1 <= self.jpeg_quality <= 100, "jpeg_quality must be in 1..100", self.jpeg_quality)
+        for name in ("interval_ms", "keepalive_interval_ms", "open_timeout_ms", "read_timeout_ms"):
+            _require(getattr(self, name) > 0, f"{name} must be > 0", getattr(self, name))
+        for name in ("preview_interval_s", "idle_preview_interval_s", "status_interval_s"):
+            _require(getattr(self, name) > 0, f"{name} must be > 0", getattr(self, name))
+        _require(self.motion_tail_s >= 0, "motion_tail_s must be >= 0", self.motion_tail_s)
+
+
+def _require(ok: bool, message: str, value: object) -> None:
+    if not ok:
+        raise ConfigError(f"{message} (got {value!r})")

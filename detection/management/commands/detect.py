@@ -1,0 +1,97 @@
+"""manage.py detect: run the detection pipeline on a file or camera URL and print JSON lines.
+
+No database access: for trying a camera, tuning detector settings and benchmarks.
+"""
+
+from pathlib import Path
+
+import cv2
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from detection.capture import NETWORK_SCHEMES
+from detection.config import ConfigError, PipelineConfig
+from detection.detectors import DetectorConfigError
+from detection.jsonlines import JsonLinesSink
+from detection.pipeline import Pipeline
+
+
+class Command(BaseCommand):
+    help = (
+        "Run face detection on a video file or camera URL and print JSON lines "
+        "(detections, alerts, status) to stdout. Writes nothing to the database."
+    )
+    # Nothing here needs the models or the database, so don't check them.
+    requires_system_checks: list[str] = []
+    requires_migrations_checks = False
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--source", required=True, help="rtsp/http(s) URL or video file path")
+        parser.add_argument("--detector", choices=["haar", "yunet"], default="haar")
+        parser.add_argument("--model", help="YuNet ONNX file (default: FACE_DETECTOR_MODEL)")
+        parser.add_argument("--interval-ms", type=int, default=1000)
+        parser.add_argument("--cooldown", type=float, default=10.0, help="alert cooldown, s")
+        parser.add_argument("--scale-factor", type=float, default=1.1)
+        parser.add_argument("--min-neighbors", type=int, default=6)
+        parser.add_argument("--min-face-size", type=int, default=40, help="full-frame pixels")
+        parser.add_argument("--detect-width", type=int, default=640)
+        parser.add_argument("--transport", choices=["tcp", "udp"], default="tcp")
+        parser.add_argument("--no-motion-gating", action="store_true")
+        parser.add_argument("--publish-url", help="RTSP URL to push the annotated video to")
+        parser.add_argument("--duration", type=float, help="stop after this many seconds")
+        parser.add_argument(
+            "--once", action="store_true", help="file source: stop at its end instead of looping"
+        )
+        parser.add_argument("--snapshot-dir", type=Path, help="save alert snapshots here")
+        parser.add_argument("--name", default="detect", help="camera name drawn on the video")
+
+    def handle(
+        self,
+        *args: object,
+        source: str,
+        detector: str,
+        model: str | None,
+        interval_ms: int,
+        cooldown: float,
+        scale_factor: float,
+        min_neighbors: int,
+        min_face_size: int,
+        detect_width: int,
+        transport: str,
+        no_motion_gating: bool,
+        publish_url: str | None,
+        duration: float | None,
+        once: bool,
+        snapshot_dir: Path | None,
+        name: str,
+        **options: object,
+    ) -> None:
+        if once and source.split("://", 1)[0].lower() in NETWORK_SCHEMES:
+            raise CommandError("--once applies to a file source only")
+        if snapshot_dir is not None:
+            snapshot_dir.mkdir(parents=True, exist_ok=True)
+        # OpenCV's thread pool is process-wide; one thread per pipeline, as in the workers.
+        cv2.setNumThreads(1)
+        try:
+            config = PipelineConfig(
+                camera_id=0,
+                name=name,
+                source=source,
+                transport=transport,
+                detector=detector,
+                model_path=model or getattr(settings, "FACE_DETECTOR_MODEL", "") or None,
+                interval_ms=interval_ms,
+                cooldown_s=cooldown,
+                scale_factor=scale_factor,
+                min_neighbors=min_neighbors,
+                min_face_size=min_face_size,
+                detect_width=detect_width,
+                motion_gating=not no_motion_gating,
+                publish_url=publish_url,
+                loop_file=not once,
+            )
+            sink = JsonLinesSink(self.stdout, duration_s=duration, snapshot_dir=snapshot_dir)
+            pipeline = Pipeline(config, sink)
+        except (ConfigError, DetectorConfigError) as exc:
+            raise CommandError(str(exc)) from exc
+        pipeline.run()

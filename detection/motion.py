@@ -1,0 +1,46 @@
+"""Cheap motion detection: difference of a small blurred grayscale copy against a running average.
+
+The pipeline uses it to run the face detector at full rate only while something moves.
+"""
+
+import cv2
+import numpy as np
+
+
+class MotionDetector:
+    def __init__(
+        self,
+        width: int = 160,
+        threshold: int = 25,
+        min_area: float = 0.003,
+        alpha: float = 0.05,
+        warmup_frames: int = 3,
+    ) -> None:
+        """threshold: gray-level change that counts; min_area: fraction of pixels that must change;
+        alpha: how fast a still object fades into the background (0.05 ≈ 2 s at 15 fps)."""
+        self.width = width
+        self.threshold = threshold
+        self.min_area = min_area
+        self.alpha = alpha
+        self.warmup_frames = warmup_frames
+        self._background: np.ndarray | None = None
+        self._seen = 0
+
+    def update(self, frame_bgr: np.ndarray) -> bool:
+        """Feed the next frame; True if it differs from the recent past (or during warm-up)."""
+        height, width = frame_bgr.shape[:2]
+        small_height = max(1, round(height * self.width / width))
+        small = cv2.resize(frame_bgr, (self.width, small_height), interpolation=cv2.INTER_AREA)
+        gray = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
+        if self._background is None or self._background.shape != gray.shape:
+            # First frame, or the source changed resolution: nothing to compare with yet, so report
+            # motion and let a face that is already there be found.
+            self._background = gray.astype(np.float32)
+            self._seen = 1
+            return True
+        self._seen += 1
+        diff = cv2.absdiff(gray, cv2.convertScaleAbs(self._background))
+        _, mask = cv2.threshold(diff, self.threshold, 255, cv2.THRESH_BINARY)
+        moving = cv2.countNonZero(mask) >= self.min_area * mask.size
+        cv2.accumulateWeighted(gray, self._background, self.alpha)
+        return moving or self._seen <= self.warmup_frames

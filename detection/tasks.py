@@ -1,0 +1,307 @@
+"""Celery glue: one `run_camera` loop per running camera, and the reconciler that keeps it so.
+
+The pipeline itself (detection/pipeline.py) knows nothing of Django; `CameraSink` is how its
+status, alerts and previews reach the database, Redis and the dashboards.
+"""
+
+import logging
+import threading
+import time
+from collections import deque
+from datetime import UTC, datetime
+
+import cv2
+import redis
+from celery import shared_task
+from celery.signals import worker_init, worker_shutting_down
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections
+from prometheus_client import start_http_server
+
+from alerts.services import create_alert
+from cameras import services as camera_services
+from cameras.models import Camera
+from cameras.naming import lease_key, preview_key, stream_path, watchers_key
+from cameras.validators import source_for_capture
+from config.redis import get_redis
+
+from .config import ConfigError, PipelineConfig
+from .detectors import DetectorConfigError
+from .lease import Lease
+from .metrics import ALERTS_CREATED, CAMERA_RECONNECTS
+from .pipeline import AlertEvent, Pipeline, StatusReport
+
+logger = logging.getLogger("skylark.detection")
+
+LEASE_TTL_MS = 6_000  # renewed every second; a dead worker's lease lapses within 6 s
+CHECK_INTERVAL_S = 1.0  # how often the loop renews its lease and re-reads desired_state
+PREVIEW_TTL_S = 10
+PENDING_ALERTS_MAX = 1000  # alerts kept in memory while PostgreSQL is unreachable
+ENQUEUE_GUARD_S = 15  # a camera enqueued this recently is not enqueued again by the reconciler
+
+
+# Set when this worker is asked to stop: loops end at once instead of holding up the shutdown.
+_worker_stopping = threading.Event()
+
+
+@worker_shutting_down.connect
+def _stop_loops(**kwargs) -> None:
+    _worker_stopping.set()
+
+
+@worker_init.connect
+def _prepare_worker(**kwargs) -> None:
+    # Each camera loop is one thread of work; OpenCV's own pool would make N cameras fight over 2 cores.
+    cv2.setNumThreads(1)
+    if settings.WORKER_METRICS_PORT:
+        start_http_server(settings.WORKER_METRICS_PORT)
+
+
+def pipeline_config(camera: Camera) -> PipelineConfig:
+    publish_url = None
+    if settings.MEDIAMTX_RTSP_URL:
+        publish_url = f"{settings.MEDIAMTX_RTSP_URL.rstrip('/')}/{stream_path(camera.pk)}"
+        if settings.MEDIAMTX_PUBLISH_SECRET:
+            publish_url = _with_publish_credentials(publish_url)
+    return PipelineConfig(
+        camera_id=camera.pk,
+        name=camera.name,
+        source=source_for_capture(camera.url),
+        transport=camera.transport,
+        detector=camera.detector,
+        model_path=settings.FACE_DETECTOR_MODEL or None,
+        interval_ms=camera.interval_ms,
+        scale_factor=camera.scale_factor,
+        min_neighbors=camera.min_neighbors,
+        min_face_size=camera.min_face_size,
+        cooldown_s=camera.cooldown_s,
+        motion_gating=camera.motion_gating,
+        publish_url=publish_url,
+    )
+
+
+def _with_publish_credentials(url: str) -> str:
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://skylark-worker:{settings.MEDIAMTX_PUBLISH_SECRET}@{rest}"
+
+
+class CameraSink:
+    """Carries the pipeline's output into Skylark; never raises into the loop."""
+
+    def __init__(self, camera: Camera, lease: Lease, redis_client: redis.Redis) -> None:
+        self.camera_id = camera.pk
+        self.config_version = camera.updated_at
+        self.lease = lease
+        self.redis = redis_client
+        self.pending: deque[AlertEvent] = deque(maxlen=PENDING_ALERTS_MAX)
+        self.lock = threading.Lock()
+        self.next_check = 0.0
+        self.stop_reason = ""
+        self.watched = False
+        self.next_watch_check = 0.0
+
+    # -- status and alerts -------------------------------------------------------------
+    def on_status(self, report: StatusReport) -> None:
+        CAMERA_RECONNECTS.labels(camera=str(self.camera_id)).set(report.reconnects)
+        try:
+            camera_services.record_status(
+                self.camera_id,
+                status=report.status,
+                last_error=report.error,
+                fps_in=report.fps_in,
+                fps_out=report.fps_out,
+                frames_dropped=report.frames_dropped,
+                last_frame_at=_aware(report.last_frame_at),
+            )
+        except DatabaseError as exc:
+            logger.warning("event=status_not_saved camera=%s error=%r", self.camera_id, exc)
+            close_old_connections()
+
+    def on_alert(self, event: AlertEvent) -> None:
+        with self.lock:
+            if len(self.pending) == self.pending.maxlen:
+                logger.error("event=alert_buffer_full camera=%s dropped_oldest=1", self.camera_id)
+            self.pending.append(event)
+        self.flush_alerts()
+
+    def flush_alerts(self) -> None:
+        """Write buffered alerts in order; on a database error keep them for the next try."""
+        with self.lock:
+            while self.pending:
+                event = self.pending[0]
+                try:
+                    create_alert(
+                        camera_id=self.camera_id,
+                        face_count=event.face_count,
+                        boxes=event.boxes,
+                        snapshot_jpeg=event.snapshot_jpeg,
+                        created_at=_aware(event.at),
+                    )
+                except DatabaseError as exc:
+                    logger.warning(
+                        "event=alert_buffered camera=%s pending=%s error=%r",
+                        self.camera_id,
+                        len(self.pending),
+                        exc,
+                    )
+                    close_old_connections()
+                    return
+                self.pending.popleft()
+                ALERTS_CREATED.labels(camera=str(self.camera_id)).inc()
+
+    def on_detections(self, at: float, boxes: list) -> None:
+        """Per-detection output is for the CLI; the loop only alerts."""
+
+    # -- previews ----------------------------------------------------------------------
+    def wants_preview(self) -> bool:
+        now = time.monotonic()
+        if now >= self.next_watch_check:
+            self.next_watch_check = now + 1.0
+            try:
+                self.watched = bool(self.redis.exists(watchers_key(self.camera_id)))
+            except redis.RedisError:
+                self.watched = False
+        return self.watched
+
+    def on_preview(self, jpeg: bytes) -> None:
+        try:
+            self.redis.set(preview_key(self.camera_id), jpeg, ex=PREVIEW_TTL_S)
+        except redis.RedisError as exc:
+            logger.debug("event=preview_not_saved camera=%s error=%r", self.camera_id, exc)
+
+    # -- control -----------------------------------------------------------------------
+    def should_stop(self) -> bool:
+        now = time.monotonic()
+        if now < self.next_check:
+            return bool(self.stop_reason)
+        self.next_check = now + CHECK_INTERVAL_S
+        self.stop_reason = self._stop_reason()
+        if self.pending:
+            self.flush_alerts()
+        return bool(self.stop_reason)
+
+    def _stop_reason(self) -> str:
+        if _worker_stopping.is_set():
+            return "worker shutdown"
+        try:
+            if not self.lease.renew():
+                return "lease lost"
+        except redis.RedisError:
+            # Redis restarting: keep running; a lost lease is noticed on the next renewal.
+            pass
+        try:
+            row = (
+                Camera.objects.filter(pk=self.camera_id)
+                .values("desired_state", "updated_at")
+                .first()
+            )
+        except DatabaseError:
+            close_old_connections()
+            return ""  # PostgreSQL down: keep detecting and buffering
+        if row is None:
+            return "deleted"
+        if row["desired_state"] != Camera.DesiredState.RUNNING:
+            return "stopped"
+        if row["updated_at"] != self.config_version:
+            return "reconfigured"
+        return ""
+
+
+def _aware(unix_time: float | None) -> datetime | None:
+    return datetime.fromtimestamp(unix_time, tz=UTC) if unix_time is not None else None
+
+
+@shared_task(ignore_result=True, acks_late=False)
+def run_camera(camera_id: int) -> str:
+    """Run the camera's pipeline until it is stopped, deleted or reconfigured."""
+    client = get_redis()
+    lease = Lease(client, lease_key(camera_id), ttl_ms=LEASE_TTL_MS)
+    if not lease.acquire():
+        logger.info("event=loop_skipped camera=%s reason=lease_held", camera_id)
+        return "lease held"
+    sink: CameraSink | None = None
+    try:
+        camera = Camera.objects.filter(pk=camera_id).first()
+        if camera is None or not camera.is_running:
+            return "not running"
+        sink = CameraSink(camera, lease, client)
+        logger.info("event=loop_start camera=%s", camera_id)
+        try:
+            pipeline = Pipeline(pipeline_config(camera), sink)
+        except (DetectorConfigError, ConfigError) as exc:
+            # A setting that can never work: say so on the camera and leave it until it is edited.
+            camera_services.record_status(
+                camera_id, status=Camera.Status.ERROR, last_error=str(exc)
+            )
+            logger.error("event=loop_config_error camera=%s error=%r", camera_id, str(exc))
+            sink.stop_reason = "config error"
+            return sink.stop_reason
+        pipeline.run()
+        logger.info("event=loop_end camera=%s reason=%s", camera_id, sink.stop_reason or "ended")
+        return sink.stop_reason or "ended"
+    finally:
+        if sink is not None:
+            sink.flush_alerts()
+        lease.release()
+        _finish(camera_id, sink.stop_reason if sink else "")
+        close_old_connections()
+
+
+def _finish(camera_id: int, reason: str) -> None:
+    """After the loop: record stopped, or hand a reconfigured camera straight to a new loop."""
+    try:
+        if reason == "reconfigured":
+            enqueue_camera_loop(camera_id, force=True)
+        elif reason == "worker shutdown":
+            # Still wanted: another worker (or this one restarted) picks it up via the reconciler.
+            camera_services.record_status(
+                camera_id,
+                status=Camera.Status.OFFLINE,
+                last_error="worker stopped; waiting for a worker",
+            )
+        elif reason in ("stopped", ""):
+            still_running = Camera.objects.filter(
+                pk=camera_id, desired_state=Camera.DesiredState.RUNNING
+            ).exists()
+            if not still_running:
+                camera_services.record_status(camera_id, status=Camera.Status.STOPPED)
+    except (DatabaseError, redis.RedisError) as exc:
+        logger.warning("event=loop_finish_failed camera=%s error=%r", camera_id, exc)
+
+
+def enqueue_camera_loop(camera_id: int, *, force: bool = False) -> bool:
+    """Queue the camera's loop on the streams queue unless it runs or was queued moments ago."""
+    client = get_redis()
+    try:
+        if client.exists(lease_key(camera_id)) and not force:
+            return False
+        guard = f"skylark:enqueued:camera:{camera_id}"
+        if not client.set(guard, "1", nx=True, ex=ENQUEUE_GUARD_S) and not force:
+            return False
+        run_camera.apply_async(args=[camera_id], queue="streams")
+    except Exception as exc:  # broker down: the reconciler tries again in a few seconds
+        logger.warning("event=enqueue_failed camera=%s error=%r", camera_id, exc)
+        return False
+    return True
+
+
+@shared_task(ignore_result=True)
+def reconcile_streams() -> dict:
+    """Every few seconds: start loops that should run, and mark dead loops' cameras stopped."""
+    started, marked_stopped = [], []
+    client = get_redis()
+    for camera_id, desired, status in Camera.objects.values_list("pk", "desired_state", "status"):
+        has_lease = bool(client.exists(lease_key(camera_id)))
+        if desired == Camera.DesiredState.RUNNING and not has_lease:
+            if enqueue_camera_loop(camera_id):
+                started.append(camera_id)
+        elif (
+            desired == Camera.DesiredState.STOPPED
+            and not has_lease
+            and status != Camera.Status.STOPPED
+        ):
+            camera_services.record_status(camera_id, status=Camera.Status.STOPPED)
+            marked_stopped.append(camera_id)
+    if started or marked_stopped:
+        logger.info("event=reconcile started=%s marked_stopped=%s", started, marked_stopped)
+    return {"started": started, "marked_stopped": marked_stopped}

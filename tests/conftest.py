@@ -1,0 +1,69 @@
+"""Shared fixtures: users of both roles, API clients, and a test-only Redis database."""
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttles():
+    cache.clear()  # login throttling counters
+
+
+@pytest.fixture
+def viewer(django_user_model):
+    return django_user_model.objects.create_user("viewer", password=PASSWORD)
+
+
+@pytest.fixture
+def operator(django_user_model):
+    return django_user_model.objects.create_user("operator", password=PASSWORD, is_staff=True)
+
+
+def bearer_client(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    return client
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def viewer_client(viewer) -> APIClient:
+    return bearer_client(viewer)
+
+
+@pytest.fixture
+def operator_client(operator) -> APIClient:
+    return bearer_client(operator)
+
+
+@pytest.fixture
+def camera(db):
+    from cameras.models import Camera
+
+    return Camera.objects.create(
+        name="Front door", url="rtsp://admin:s3cret@10.0.0.5:554/stream1", location="Hall"
+    )
+
+
+@pytest.fixture(scope="session")
+def process_logs(tmp_path_factory):
+    return tmp_path_factory.mktemp("process-logs")
+
+
+@pytest.fixture(scope="module")
+def daphne_server(django_db_setup, django_db_blocker, process_logs):
+    """A real daphne serving Skylark on a free port, against the test database."""
+    from tests.support.processes import Daphne, child_env
+
+    with django_db_blocker.unblock():
+        server = Daphne(child_env(), process_logs).start()
+    yield server
+    server.stop()

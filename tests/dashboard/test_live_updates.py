@@ -1,0 +1,90 @@
+"""Status, alerts and Start/Stop reach an open grid page over the WebSocket, without a reload."""
+
+import pytest
+from django.urls import reverse
+from playwright.sync_api import expect
+
+from alerts.models import Alert
+from alerts.services import create_alert
+from cameras.models import Camera
+from cameras.services import record_status
+
+from .conftest import astronaut_jpeg, in_thread
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def camera(db):
+    return Camera.objects.create(
+        name="Lobby", url="rtsp://lobby.local/s", location="Ground floor", desired_state="running"
+    )
+
+
+def test_status_alerts_and_stop_update_the_open_page(daphne_server, operator, camera, open_page):
+    session = open_page(daphne_server, operator)
+    page = session.page
+    page.goto("/", wait_until="domcontentloaded")
+    page.evaluate("window.loadedOnce = true")  # gone if the page reloads
+    tile = page.locator(f"#camera-{camera.pk}")
+    badge = tile.locator("[data-badge]")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+    expect(badge).to_have_text("Stopped")  # status=stopped until its loop reports
+
+    in_thread(record_status, camera.pk, status="online", fps_in=14.9, fps_out=15.0)
+    expect(badge).to_have_text("Online")
+    expect(badge).to_have_attribute("data-state", "online")
+    expect(tile.locator('[data-field="fps_in"]')).to_have_text("14.9")
+    expect(tile.locator('[data-field="fps_out"]')).to_have_text("15.0")
+
+    in_thread(
+        record_status, camera.pk, status="offline", last_error="connection refused (rtsp://lobby…)"
+    )
+    expect(badge).to_have_text("Offline")
+    expect(tile.locator('[data-field="last_error"]')).to_have_text(
+        "connection refused (rtsp://lobby…)"
+    )
+    expect(badge).to_have_attribute("title", "connection refused (rtsp://lobby…)")
+    in_thread(record_status, camera.pk, status="online", fps_in=15.0, fps_out=15.0)
+    expect(tile.locator('[data-field="last_error"]')).to_be_hidden()
+
+    alert = in_thread(
+        create_alert,
+        camera_id=camera.pk,
+        face_count=2,
+        boxes=[[100, 80, 60, 60, 0.9], [300, 90, 58, 58, 0.8]],
+        snapshot_jpeg=astronaut_jpeg(),
+    )
+    item = page.locator(f'#alert-feed [data-alert-id="{alert.pk}"]')
+    expect(item).to_contain_text("Lobby")
+    expect(item).to_contain_text("2 faces")
+    thumbnail = item.locator("img")
+    snapshot_url = reverse("alert-snapshot", args=[alert.pk])
+    expect(thumbnail).to_have_attribute("src", snapshot_url)
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth === 640", arg=thumbnail.element_handle()
+    )
+    expect(tile.locator("[data-toast]")).to_have_text("2 faces detected")
+    expect(tile.locator('[data-field="last_alert"] time')).to_have_attribute(
+        "datetime", alert.created_at.isoformat().replace("+00:00", "Z")
+    )
+
+    thumbnail.click()
+    lightbox = page.locator("#lightbox")
+    expect(lightbox).to_be_visible()
+    expect(lightbox.locator("img")).to_have_attribute("src", daphne_server.http_url + snapshot_url)
+    page.keyboard.press("Escape")
+    expect(lightbox).to_be_hidden()
+
+    expect(tile.locator("[data-live]")).to_have_attribute("data-mode", "mjpeg")
+    tile.get_by_role("button", name="Stop").click()
+    expect(badge).to_have_text("Stopped")
+    expect(tile.locator("[data-live]")).to_have_attribute("data-mode", "off")  # stream closed
+    expect(tile.get_by_role("button", name="Start")).to_be_visible()
+    expect(tile.get_by_role("button", name="Stop")).to_be_hidden()
+    assert in_thread(lambda: Camera.objects.get(pk=camera.pk).desired_state) == "stopped"
+
+    assert page.evaluate("window.loadedOnce") is True, "the page was never reloaded"
+    assert page.locator("#alert-feed [data-alert-id]").count() == 1
+    assert in_thread(Alert.objects.count) == 1
+    assert session.errors == []

@@ -1,0 +1,92 @@
+"""Live video in the browser: WebRTC through a real WHEP endpoint (aiortc), MJPEG when it fails."""
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import expect
+
+from cameras.mediamtx import reader_for
+from cameras.models import Camera
+from cameras.naming import stream_path
+from tests.dashboard.conftest import in_thread
+from tests.support.processes import Daphne, child_env, free_port
+from tests.support.whep import HEIGHT, WIDTH, WhepResponder
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+VIDEO_STATE = (
+    "v => ({ready: v.readyState, width: v.videoWidth, height: v.videoHeight, time: v.currentTime})"
+)
+
+
+@pytest.fixture
+def whep() -> Iterator[WhepResponder]:
+    responder = WhepResponder(free_port())
+    yield responder
+    if responder.running:
+        responder.stop()
+
+
+@pytest.fixture
+def webrtc_server(django_db_blocker, process_logs, whep) -> Iterator[Daphne]:
+    """Daphne whose settings point MEDIAMTX_WEBRTC_URL at the WHEP responder."""
+    with django_db_blocker.unblock():
+        server = Daphne(child_env(MEDIAMTX_WEBRTC_URL=whep.url), process_logs).start()
+    whep.allowed_origin = server.http_url
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def camera(db):
+    return Camera.objects.create(name="Gate", url="rtsp://gate.local/s", desired_state="running")
+
+
+def test_webrtc_plays_then_falls_back_to_mjpeg_and_recovers(
+    webrtc_server, whep, viewer, camera, open_page
+):
+    whep.start()
+    session = open_page(webrtc_server, viewer)
+    page = session.page
+    page.goto(f"/cameras/{camera.pk}/", wait_until="domcontentloaded")
+    live = page.locator("[data-live]")
+    transport = live.locator("[data-transport]")
+    video, img = live.locator("video"), live.locator("img")
+
+    expect(transport).to_have_text("WebRTC", timeout=30_000)
+    offer = whep.wait_for("POST")
+    assert offer.path == f"/{stream_path(camera.pk)}/whep"
+    assert offer.headers["content-type"] == "application/sdp"
+    # The page fetched a read token that MediaMTX's auth hook accepts for this viewer and camera.
+    scheme, token = offer.headers["authorization"].split(" ", 1)
+    assert scheme == "Bearer" and in_thread(reader_for, token, stream_path(camera.pk)) == viewer
+    assert offer.headers["origin"] == webrtc_server.http_url
+    first = video.evaluate(VIDEO_STATE)
+    assert first["ready"] >= 2 and (first["width"], first["height"]) == (WIDTH, HEIGHT)
+    page.wait_for_timeout(1000)
+    assert video.evaluate(VIDEO_STATE)["time"] > first["time"] + 0.5, "the video plays on"
+    expect(img).to_be_hidden()
+
+    # MediaMTX goes away mid-stream: the tile switches to MJPEG by itself.
+    whep.stop()
+    expect(transport).to_have_text("MJPEG", timeout=20_000)
+    expect(img).to_be_visible()
+    expect(img).to_have_attribute("src", f"/cameras/{camera.pk}/live.mjpg")
+
+    # A fresh page while the WHEP endpoint refuses connections: MJPEG straight away.
+    page.reload(wait_until="domcontentloaded")
+    expect(transport).to_have_text("MJPEG")
+    page.wait_for_function("img => img.naturalWidth > 0", arg=img.element_handle(), timeout=10_000)
+
+    # MediaMTX is back: the tile returns to WebRTC on its own.
+    whep.start()
+    expect(transport).to_have_text("WebRTC", timeout=20_000)
+    expect(img).to_be_hidden()
+    assert len(whep.sessions) == 1
+
+    # Leaving the page ends the WHEP session (DELETE on its Location).
+    page.goto("/alerts/")
+    delete = whep.wait_for("DELETE")
+    assert delete.path.startswith(f"/{stream_path(camera.pk)}/whep/")
+    assert whep.wait_until(lambda: not whep.sessions)
+    assert session.errors == []

@@ -1,0 +1,166 @@
+"""The dashboard's views over HTTP (Django's test client): history paging and filters, roles,
+start/stop answers, and where tiles play WebRTC from."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from alerts.models import Alert
+from alerts.services import acknowledge_alert, create_alert
+from alerts.views import PAGE_SIZE
+from cameras.models import Camera
+
+pytestmark = pytest.mark.django_db
+
+START = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def cameras(db) -> tuple[Camera, Camera]:
+    return (
+        Camera.objects.create(name="A", url="rtsp://a.local/s"),
+        Camera.objects.create(name="B", url="rtsp://b.local/s"),
+    )
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def page_ids(response) -> list[int]:
+    return [alert.pk for alert in response.context["alerts"]]
+
+
+def test_history_pages_through_every_alert_once_without_count_or_offset(viewer, cameras):
+    # Pairs of alerts share a timestamp, so the (created_at, id) cursor must break ties.
+    for i in range(2 * PAGE_SIZE + 6):
+        create_alert(
+            camera_id=cameras[i % 2].pk,
+            face_count=1,
+            boxes=[],
+            created_at=START + timedelta(seconds=i // 2),
+        )
+    expected = list(Alert.objects.order_by("-created_at", "-id").values_list("pk", flat=True))
+    client = signed_in(viewer)
+
+    pages, params = [], {}
+    with CaptureQueriesContext(connection) as queries:
+        while True:
+            response = client.get("/alerts/", params)
+            pages.append(page_ids(response))
+            if not response.context["older_cursor"]:
+                break
+            params = {"before": response.context["older_cursor"]}
+    assert [pk for page in pages for pk in page] == expected
+    assert [len(page) for page in pages] == [PAGE_SIZE, PAGE_SIZE, 6]
+    sql = " ".join(query["sql"].upper() for query in queries.captured_queries)
+    assert "COUNT(" not in sql and "OFFSET" not in sql
+
+    # And back again through the "newer" links.
+    newer = response.context["newer_cursor"]
+    back = []
+    while newer:
+        response = client.get("/alerts/", {"after": newer})
+        back.append(page_ids(response))
+        newer = response.context["newer_cursor"]
+    assert back == pages[-2::-1]
+    assert b"back to the newest" in response.content
+
+
+def test_history_filters_by_camera_dates_and_acknowledgement(viewer, operator, cameras):
+    a, b = cameras
+    old = create_alert(camera_id=a.pk, face_count=1, boxes=[], created_at=START)
+    seen = create_alert(
+        camera_id=a.pk, face_count=2, boxes=[], created_at=START + timedelta(days=1)
+    )
+    other = create_alert(
+        camera_id=b.pk, face_count=1, boxes=[], created_at=START + timedelta(days=1)
+    )
+    acknowledge_alert(seen, operator)
+    client = signed_in(viewer)
+
+    assert page_ids(client.get("/alerts/", {"camera": a.pk})) == [seen.pk, old.pk]
+    assert page_ids(client.get("/alerts/", {"acknowledged": "false"})) == [other.pk, old.pk]
+    assert page_ids(client.get("/alerts/", {"acknowledged": "true"})) == [seen.pk]
+    one_day = {"since": "2025-03-02", "until": "2025-03-02"}
+    assert set(page_ids(client.get("/alerts/", one_day))) == {seen.pk, other.pk}
+    assert page_ids(client.get("/alerts/", {"until": "2025-03-01"})) == [old.pk]
+
+    backwards = client.get("/alerts/", {"since": "2025-03-02", "until": "2025-03-01"})
+    assert "The end date is before the start date." in backwards.content.decode()
+    assert client.get("/alerts/", {"before": "yesterday,7"}).status_code == 400
+
+
+def test_acknowledge_answers_scripts_and_plain_forms(viewer, cameras):
+    alert = create_alert(camera_id=cameras[0].pk, face_count=1, boxes=[])
+    client = signed_in(viewer)
+    response = client.post(f"/alerts/{alert.pk}/ack/", HTTP_ACCEPT="application/json", follow=False)
+    assert response.json()["acknowledged_by"] == "viewer"
+    other = create_alert(camera_id=cameras[0].pk, face_count=1, boxes=[])
+    response = client.post(f"/alerts/{other.pk}/ack/", {"next": "/alerts/?acknowledged=false"})
+    assert response.status_code == 302 and response.url == "/alerts/?acknowledged=false"
+    response = client.post(f"/alerts/{other.pk}/ack/", {"next": "https://evil.example/"})
+    assert response.url == "/alerts/", "only same-site redirects"
+    assert client.get(f"/alerts/{alert.pk}/ack/").status_code == 405
+
+
+def test_camera_management_is_for_operators_only(viewer, operator, cameras):
+    camera = cameras[0]
+    anonymous = Client()
+    assert anonymous.get("/").url == "/login/?next=/"
+    assert anonymous.post(f"/cameras/{camera.pk}/stop/").url.startswith("/login/")
+
+    as_viewer = signed_in(viewer)
+    for method, path in [
+        ("get", "/cameras/new/"),
+        ("get", f"/cameras/{camera.pk}/edit/"),
+        ("post", f"/cameras/{camera.pk}/delete/"),
+        ("post", f"/cameras/{camera.pk}/start/"),
+        ("post", f"/cameras/{camera.pk}/stop/"),
+    ]:
+        assert getattr(as_viewer, method)(path).status_code == 403, path
+    assert Camera.objects.filter(pk=camera.pk).exists()
+
+    as_operator = signed_in(operator)
+    Camera.objects.filter(pk=camera.pk).update(desired_state="running")
+    answer = as_operator.post(f"/cameras/{camera.pk}/stop/", HTTP_ACCEPT="application/json")
+    assert answer.json() | {"id": camera.pk, "desired_state": "stopped"} == answer.json()
+    plain = as_operator.post(f"/cameras/{camera.pk}/start/", {"next": "/"})
+    assert plain.url == "/"
+    camera.refresh_from_db()
+    assert camera.desired_state == "running"
+
+
+def test_tiles_play_webrtc_only_when_mediamtx_is_configured(settings, viewer, cameras):
+    client = signed_in(viewer)
+    settings.MEDIAMTX_WEBRTC_URL = ""
+    assert b"data-whep-url" not in client.get("/").content
+    settings.MEDIAMTX_WEBRTC_URL = "https://media.example:8889/"
+    page = client.get(f"/cameras/{cameras[0].pk}/").content.decode()
+    assert f'data-whep-url="https://media.example:8889/cam{cameras[0].pk}/whep"' in page
+
+
+def test_sign_up_makes_a_signed_in_viewer_unless_disabled(settings, django_user_model):
+    client = Client()
+    assert b"Create an account" in client.get("/login/").content
+    response = client.post(
+        "/signup/",
+        {
+            "username": "newcomer",
+            "password1": "a-long-passphrase",
+            "password2": "a-long-passphrase",
+        },
+    )
+    assert response.status_code == 302 and response.url == "/"
+    assert client.get("/").status_code == 200
+    assert django_user_model.objects.get(username="newcomer").role == "viewer"
+
+    settings.SIGNUP_ENABLED = False
+    client = Client()
+    assert client.get("/signup/").status_code == 404
+    assert b"Create an account" not in client.get("/login/").content

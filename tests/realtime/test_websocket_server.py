@@ -1,0 +1,155 @@
+"""The live feed through a real daphne process and a real WebSocket client (the `websockets` package)."""
+
+import asyncio
+import json
+
+import pytest
+import websockets
+from django.db import connection
+from django.test import Client
+from rest_framework_simplejwt.tokens import AccessToken
+
+from alerts.services import create_alert
+from cameras.models import Camera
+from cameras.services import record_status
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def cams(db):
+    return (
+        Camera.objects.create(name="A", url="rtsp://a.local/s"),
+        Camera.objects.create(name="B", url="rtsp://b.local/s"),
+    )
+
+
+def token(user) -> str:
+    return str(AccessToken.for_user(user))
+
+
+async def receive_until(ws, kind: str, timeout: float = 5) -> dict:
+    async with asyncio.timeout(timeout):
+        while True:
+            message = json.loads(await ws.recv())
+            if message["type"] == kind:
+                return message
+
+
+async def drain_alerts(ws, quiet: float = 0.7) -> list[int]:
+    ids = []
+    while True:
+        try:
+            message = json.loads(await asyncio.wait_for(ws.recv(), quiet))
+        except TimeoutError:
+            return ids
+        if message["type"] == "alert":
+            ids.append(message["alert"]["id"])
+
+
+async def in_thread(fn, *args, **kwargs):
+    """Run ORM code off the event loop, closing the thread's connection afterwards."""
+
+    def call():
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            connection.close()
+
+    return await asyncio.to_thread(call)
+
+
+def test_handshake_without_credentials_is_refused_with_403(daphne_server, cams):
+    async def scenario():
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(daphne_server.ws_url):
+                pass
+        assert refused.value.response.status_code == 403
+
+    asyncio.run(scenario())
+
+
+def test_session_cookie_and_jwt_clients_both_receive_alerts(daphne_server, viewer, cams):
+    a, b = cams
+    browser = Client()
+    browser.force_login(viewer)
+    cookie = f"sessionid={browser.cookies['sessionid'].value}"
+    origin = daphne_server.http_url
+
+    async def scenario():
+        async with (
+            websockets.connect(
+                daphne_server.ws_url, additional_headers={"Cookie": cookie}, origin=origin
+            ) as by_session,
+            websockets.connect(f"{daphne_server.ws_url}?token={token(viewer)}") as by_query,
+            websockets.connect(
+                daphne_server.ws_url,
+                additional_headers={"Authorization": f"Bearer {token(viewer)}"},
+            ) as only_b,
+        ):
+            await only_b.send(json.dumps({"type": "subscribe", "cameras": [b.pk]}))
+            await receive_until(only_b, "subscribed")
+            await by_query.send(json.dumps({"type": "subscribe", "cameras": [a.pk]}))
+            await receive_until(by_query, "subscribed")
+
+            alert = await in_thread(
+                create_alert, camera_id=a.pk, face_count=2, boxes=[[5, 6, 7, 8, 0.8]]
+            )
+            for ws in (by_session, by_query):
+                got = await receive_until(ws, "alert")
+                assert got["alert"]["id"] == alert.pk
+                assert got["alert"]["face_count"] == 2 and got["alert"]["boxes"] == [
+                    [5, 6, 7, 8, 0.8]
+                ]
+            assert await drain_alerts(only_b) == []
+
+            await in_thread(record_status, b.pk, status="offline", last_error="connection refused")
+            status = await receive_until(only_b, "camera.status")
+            assert status["camera"] == status["camera"] | {
+                "id": b.pk,
+                "status": "offline",
+                "last_error": "connection refused",
+            }
+
+    asyncio.run(scenario())
+
+
+def test_cross_site_origin_is_refused(daphne_server, viewer, cams):
+    browser = Client()
+    browser.force_login(viewer)
+    cookie = f"sessionid={browser.cookies['sessionid'].value}"
+
+    async def scenario():
+        with pytest.raises(websockets.InvalidStatus):
+            async with websockets.connect(
+                daphne_server.ws_url,
+                additional_headers={"Cookie": cookie},
+                origin="http://evil.example",
+            ):
+                pass
+
+    asyncio.run(scenario())
+
+
+def test_resume_after_disconnect_delivers_exactly_the_missed_alerts(daphne_server, viewer, cams):
+    a, b = cams
+
+    async def scenario():
+        url = f"{daphne_server.ws_url}?token={token(viewer)}"
+        async with websockets.connect(url) as ws:
+            seen = await in_thread(create_alert, camera_id=a.pk, face_count=1, boxes=[])
+            assert (await receive_until(ws, "alert"))["alert"]["id"] == seen.pk
+        missed = [
+            await in_thread(create_alert, camera_id=c.pk, face_count=1, boxes=[])
+            for c in (b, a, b, a)
+        ]
+        async with websockets.connect(url) as ws:
+            await ws.send(json.dumps({"type": "resume", "after_id": seen.pk}))
+            replayed = []
+            while (message := json.loads(await ws.recv()))["type"] != "resume.done":
+                replayed.append(message["alert"]["id"])
+            assert replayed == [m.pk for m in missed]
+            live = await in_thread(create_alert, camera_id=b.pk, face_count=1, boxes=[])
+            assert await drain_alerts(ws) == [live.pk]
+
+    asyncio.run(scenario())

@@ -1,0 +1,300 @@
+"""Camera URLs are the one user input that reaches FFmpeg: hostile ones are refused with a field
+message by the API and the dashboard form alike, and nothing can reach a shell anyway.
+
+The URL goes to OpenCV's in-process FFmpeg (capture) and never to a command line; the only
+subprocess the pipeline runs (the publisher's ffmpeg) gets an argument list, without a shell.
+"""
+
+import ast
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.test import Client
+
+from cameras.models import Camera
+from detection.capture import FrameGrabber
+from detection.publisher import Publisher
+from detection.simulator.control import free_port
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hashing")]
+
+ROOT = Path(__file__).resolve().parents[2]
+VALID = {
+    "name": "Yard",
+    "url": "rtsp://cam:pw1234@192.168.1.20:554/h264",
+    "location": "Back",
+    "transport": "tcp",
+    "detector": "haar",
+    "interval_ms": 1000,
+    "scale_factor": 1.1,
+    "min_neighbors": 6,
+    "min_face_size": 40,
+    "cooldown_s": 10,
+}
+
+# url -> a word the field message must contain (for metacharacters: the character itself)
+BAD_URLS = {
+    # shell metacharacters: harmless here (no shell), refused all the same
+    "command substitution": ("rtsp://cam.local/$(reboot)", "$"),
+    "variable expansion": ("rtsp://cam.local/${IFS}cat${IFS}/etc/passwd", "$"),
+    "backticks": ("rtsp://cam.local/`reboot`", "`"),
+    "command separator": ("rtsp://cam.local/live;reboot", ";"),
+    "pipe": ("rtsp://cam.local/live|nc", "|"),
+    "redirection": ("rtsp://cam.local/live>/tmp/x", ">"),
+    "quote": ('rtsp://cam.local/live"x', '"'),
+    "backslash": ("rtsp://cam.local/live\\x", "\\"),
+    # option injection into ffmpeg/OpenCV
+    "an option instead of a URL": ("-i", "'-'"),
+    "an option with a value": ("-i /etc/passwd", "whitespace"),
+    "a URL starting with a dash": ("-rtsp://cam.local/x", "'-'"),
+    "an option appended": ("rtsp://cam.local/x -f lavfi", "whitespace"),
+    # FFmpeg protocols that read files, pipes or sockets
+    "concat protocol": ("concat:/etc/passwd", "scheme"),
+    "subfile protocol": ("subfile,,start,0,end,0,,:/etc/passwd", "scheme"),
+    "pipe protocol": ("pipe:0", "scheme"),
+    "data protocol": ("data:text/plain,hello", "scheme"),
+    "raw tcp": ("tcp://127.0.0.1:6379", "scheme"),
+    "hls+file": ("hls+file:///etc/passwd", "scheme"),
+    "upper-case file scheme": ("FILE:///etc/passwd", "scheme"),
+    # local files outside CAMERA_FILE_ROOT
+    "absolute path": ("/etc/passwd", "must be under"),
+    "file URL": ("file:///etc/shadow", "must be under"),
+    "file URL with a host": ("file://localhost/etc/passwd", "absolute"),
+    "dot-dot out of the root": ("{root}/../../../etc/passwd", "must be under"),
+    "file URL dot-dot out of the root": ("file://{root}/x/../../../../etc/passwd", "must be under"),
+    "a sibling folder sharing the root's prefix": ("{root}-evil/video.mkv", "must be under"),
+    "a symlink out of the root": ("{root}/escape/passwd", "must be under"),
+    # sizes and characters
+    "very long": ("rtsp://cam.local/" + "a" * 5000, "1024"),
+    "non-ASCII path": ("rtsp://cam.local/caméra", "ASCII"),
+    "IDN host": ("rtsp://bücher.example/live", "ASCII"),
+    "right-to-left override": ("rtsp://cam.local/\u202egpj.exe", "ASCII"),
+    "zero-width space": ("rtsp://cam\u200b.local/live", "ASCII"),
+    "full-width letters": ("ｒｔｓｐ://cam.local/live", "ASCII"),
+    "NUL": ("rtsp://cam.local/live\x00.mkv", "ull"),
+    "CR LF": ("rtsp://cam.local/live\r\nCSeq: 1", "printable"),
+    "terminal escape": ("rtsp://cam.local/\x1b[2J", "printable"),
+    "DEL": ("rtsp://cam.local/\x7f", "printable"),
+}
+
+
+@pytest.fixture
+def file_root(settings, tmp_path):
+    root = tmp_path / "videos"
+    root.mkdir()
+    (root / "escape").symlink_to("/etc")
+    settings.CAMERA_FILE_ROOT = root
+    return root
+
+
+@pytest.fixture
+def operator_browser(operator) -> Client:
+    client = Client()
+    client.force_login(operator)
+    return client
+
+
+@pytest.mark.parametrize("url,reason", BAD_URLS.values(), ids=BAD_URLS.keys())
+def test_bad_url_is_refused_by_the_api_and_the_form(
+    operator_client, operator_browser, file_root, url, reason
+):
+    url = url.replace("{root}", str(file_root))
+
+    api = operator_client.post("/api/cameras/", {**VALID, "url": url}, format="json")
+    assert api.status_code == 400, api.content
+    assert list(api.json()) == ["url"], "the error names the field"
+    api_message = " ".join(api.json()["url"])
+    assert reason.lower() in api_message.lower(), api_message
+
+    form = operator_browser.post("/cameras/new/", {**VALID, "url": url})
+    assert form.status_code == 200, "the form is shown again"
+    assert set(form.context["form"].errors) == {"url"}
+    form_message = " ".join(form.context["form"].errors["url"])
+    assert reason.lower() in form_message.lower(), form_message
+    assert not Camera.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "rtsp://admin:p%24ss%3Bw%7Crd@192.168.1.20:554/Streaming/Channels/101",
+        "http://192.168.1.21/cgi-bin/mjpg/video.cgi?channel=1&subtype=1",
+        "rtsps://[fd00::21]:322/cam/realmonitor?channel=1&subtype=0",
+        "file://{root}/demo.mkv",
+    ],
+)
+def test_real_camera_urls_are_still_accepted(operator_client, file_root, url):
+    url = url.replace("{root}", str(file_root))
+    response = operator_client.post("/api/cameras/", {**VALID, "url": url}, format="json")
+    assert response.status_code == 201, response.content
+    assert Camera.objects.get().url == url
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("transport", "tcp|rtsp_flags;listen"),  # would inject an OpenCV capture option
+        ("transport", "tcp;stimeout;1"),
+        ("detector", "../../models/evil"),
+        ("name", "Yard\x00"),
+        ("interval_ms", "1000; DROP TABLE cameras_camera"),
+    ],
+)
+def test_other_camera_fields_refuse_injection(operator_client, field, value):
+    response = operator_client.post("/api/cameras/", {**VALID, field: value}, format="json")
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == [field]
+    assert not Camera.objects.exists()
+
+
+def test_a_request_body_too_large_is_a_400_not_a_crash(operator_client):
+    # 3 MB: over Django's DATA_UPLOAD_MAX_MEMORY_SIZE, refused before any parsing
+    huge = {**VALID, "url": "rtsp://cam.local/" + "a" * 3_000_000}
+    response = operator_client.post("/api/cameras/", huge, format="json")
+    assert response.status_code == 400
+    assert not Camera.objects.exists()
+
+
+# -- nothing reaches a shell -------------------------------------------------------------------
+
+SHELL_CALLS = {
+    ("os", "system"),
+    ("os", "popen"),
+    ("subprocess", "getoutput"),
+    ("subprocess", "getstatusoutput"),
+    ("asyncio", "create_subprocess_shell"),
+}
+SKIPPED_DIRS = {".venv", "var", ".git", "node_modules", "__pycache__", "build", "dist"}
+
+
+def project_sources() -> list[Path]:
+    sources = []
+    for folder, dirs, files in os.walk(ROOT):
+        dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS and not d.endswith(".egg-info")]
+        sources += [Path(folder) / f for f in files if f.endswith(".py")]
+    return sources
+
+
+def shell_uses(tree: ast.AST) -> list[str]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module in {m for m, _ in SHELL_CALLS}:
+            found += [
+                f"line {node.lineno}: from {node.module} import {alias.name}"
+                for alias in node.names
+                if (node.module, alias.name) in SHELL_CALLS
+            ]
+        if not isinstance(node, ast.Call):
+            continue
+        for keyword in node.keywords:
+            is_false = isinstance(keyword.value, ast.Constant) and keyword.value.value is False
+            if keyword.arg == "shell" and not is_false:
+                found.append(f"line {node.lineno}: shell={ast.unparse(keyword.value)}")
+        func = node.func
+        if (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and (func.value.id, func.attr) in SHELL_CALLS
+        ):
+            found.append(f"line {node.lineno}: {func.value.id}.{func.attr}()")
+    return found
+
+
+def test_no_code_runs_a_shell():
+    offenders = {}
+    popen_users = set()
+    for path in project_sources():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        if uses := shell_uses(tree):
+            offenders[str(path.relative_to(ROOT))] = uses
+        if "subprocess.Popen(" in ast.unparse(tree):
+            popen_users.add(str(path.relative_to(ROOT)))
+    assert offenders == {}, "run programs with an argument list, never through a shell"
+    assert "detection/publisher.py" in popen_users, "the scan sees the code that starts ffmpeg"
+
+
+def canaries(tmp_path: Path) -> list[Path]:
+    return [tmp_path / f"canary{i}" for i in range(5)]
+
+
+def hostile_url(port: int, files: list[Path]) -> str:
+    a, b, c, d, e = files
+    return f"rtsp://127.0.0.1:{port}/x;touch {a}|touch {b}`touch {c}`$(touch {d})&&touch {e}"
+
+
+def children_of(pid: int) -> set[int]:
+    pids: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        pids |= {int(p) for p in (task / "children").read_text().split()}
+    return pids
+
+
+def argv_of(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+
+
+def test_the_publisher_hands_ffmpeg_an_argument_list_not_a_shell_line(tmp_path):
+    files = canaries(tmp_path)
+    # A server that accepts and never answers: ffmpeg stays in its RTSP handshake to be looked at.
+    silent = socket.create_server(("127.0.0.1", 0))
+    url = hostile_url(silent.getsockname()[1], files)
+    publisher = Publisher(url, 64, 48, 5)
+    try:
+        deadline = time.monotonic() + 10
+        ffmpeg = None
+        while ffmpeg is None and time.monotonic() < deadline:
+            publisher.push(np.zeros((48, 64, 3), np.uint8))
+            time.sleep(0.1)
+            for pid in children_of(os.getpid()):
+                argv = argv_of(pid)
+                if url in argv:
+                    ffmpeg = pid, argv
+        assert ffmpeg is not None, "ffmpeg started with the URL as one argument"
+        pid, argv = ffmpeg
+        assert Path(argv[0]).name == "ffmpeg", "ffmpeg itself, not a shell, is the child"
+        assert argv.count(url) == 1, "the URL is one argument, whole"
+        assert argv[argv.index("-i") + 1] == "pipe:", "the only input is the frame pipe"
+    finally:
+        publisher.close()
+        silent.close()
+    assert not any(f.exists() for f in files), "nothing in the URL was executed"
+
+
+def test_the_capture_opens_a_hostile_url_in_process_without_running_anything(tmp_path):
+    files = canaries(tmp_path)
+    states: list[tuple[str, str]] = []
+    seen_children: set[int] = set()
+    grabber = FrameGrabber(
+        hostile_url(free_port(), files),
+        on_status=lambda status, error: states.append((status, error)),
+        open_timeout_ms=2000,
+        read_timeout_ms=2000,
+    )
+    stop = threading.Event()
+
+    def watch_children() -> None:
+        while not stop.is_set():
+            seen_children.update(children_of(os.getpid()))
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch_children, daemon=True)
+    before = children_of(os.getpid())
+    watcher.start()
+    grabber.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not any(s == "offline" for s, _ in states) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        grabber.stop()
+        stop.set()
+        watcher.join()
+    assert "offline" in [s for s, _ in states], states
+    assert "refused" in dict(states)["offline"]
+    assert seen_children <= before, "the capture started no process"
+    assert not any(f.exists() for f in files), "nothing in the URL was executed"

@@ -1,0 +1,1 @@
+"""Helpers that run Skylark's real processes (daphne, Celery) for integration tests."""
