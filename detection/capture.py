@@ -33,6 +33,12 @@ _DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
 _OPTIONS_VAR = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 # Files whose container reports no usable frame rate are paced at this rate.
 _FALLBACK_FILE_FPS = 25.0
+# The smallest side (QCIF is 176x144) and the widest aspect ratio of a real camera's picture.
+MIN_FRAME_SIDE = 96
+MAX_ASPECT = 4.0
+# A network camera whose picture has not changed by a single pixel for this long is treated as
+# down and reconnected (see _FreezeWatch).
+FROZEN_AFTER_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +82,51 @@ class _CaptureOptionsEnv:
 _capture_options = _CaptureOptionsEnv()
 
 
+def _implausible_size(image: np.ndarray) -> str:
+    """Why a session's first frame cannot be a camera's picture, or ''.
+
+    OpenCV fixes a session's frame size when it opens the stream and scales every later frame to
+    it. A session opened on damaged packets can take its size from a damaged parameter set
+    (64x32, 2048x32 seen): left alone, it would scale a camera's clean picture down to that for as
+    long as it lasts.
+    """
+    height, width = image.shape[:2]
+    if min(width, height) < MIN_FRAME_SIDE or max(width, height) > MAX_ASPECT * min(width, height):
+        return f"implausible frame size {width}x{height}, damaged stream?"
+    return ""
+
+
+class _FreezeWatch:
+    """Notices a stream whose frames keep coming but whose picture never changes.
+
+    A real camera's picture always changes a little (sensor noise, the clock overlay), so frames
+    identical to the last pixel for FROZEN_AFTER_S mean its frames are no longer being decoded into
+    the picture. FFmpeg 8's scaler does this when a session opened on damaged packets took the
+    stream for interlaced: every later frame fails to convert and OpenCV hands out its last
+    picture again, for as long as the session lasts. Only a reconnection cures it.
+
+    One frame a second is compared, against a copy of the one compared before: ~1 ms a second.
+    """
+
+    def __init__(self, after_s: float) -> None:
+        self._after_s = after_s
+        self._reference: np.ndarray | None = None
+        self._checked_at = 0.0
+        self._same_since: float | None = None
+
+    def frozen(self, image: np.ndarray, now: float) -> bool:
+        if now - self._checked_at < 1.0:
+            return False
+        self._checked_at = now
+        if self._reference is not None and np.array_equal(image, self._reference):
+            if self._same_since is None:
+                self._same_since = now
+            return now - self._same_since >= self._after_s - 1.0
+        self._same_since = None
+        self._reference = image.copy()
+        return False
+
+
 class FrameGrabber:
     """Reader thread around cv2.VideoCapture(source, cv2.CAP_FFMPEG).
 
@@ -91,10 +142,11 @@ class FrameGrabber:
         transport: Literal["tcp", "udp"] = "tcp",
         on_status: StatusCallback | None = None,
         open_timeout_ms: int = 5000,
-        read_timeout_ms: int = 5000,
+        read_timeout_ms: int = 4000,
         loop_file: bool = True,
         backoff: Backoff | None = None,
         error_backoff: Backoff | None = None,
+        frozen_after_s: float = FROZEN_AFTER_S,
     ) -> None:
         self._source = source
         self._shown = redact_url(source)
@@ -103,6 +155,7 @@ class FrameGrabber:
         self._open_timeout_ms = open_timeout_ms
         self._read_timeout_ms = read_timeout_ms
         self._loop_file = loop_file
+        self._frozen_after_s = frozen_after_s
         self._backoff = backoff or Backoff(1.0, 30.0)
         # A source that cannot work as configured is retried too (a file may appear later), slowly.
         self._error_backoff = error_backoff or Backoff(10.0, 60.0)
@@ -216,9 +269,12 @@ class FrameGrabber:
             self._read_timeout_ms,
         ]
         started = time.monotonic()
-        # Applies to RTSP only; FFmpeg ignores the option for files and HTTP, so every open shares
-        # one value and never waits for another.
-        with _capture_options.holding(f"rtsp_transport;{self._transport}"):
+        # rtsp_transport applies to RTSP only and FFmpeg ignores it elsewhere, so every open shares
+        # one value and never waits for another. FFmpeg sizes a stream up from about 20 frames
+        # before the first one is returned (1.3 s at 15 fps); a 1 s cap on that probe brings every
+        # (re)connection back sooner and still reads the frame rate right.
+        options = f"rtsp_transport;{self._transport}|analyzeduration;1000000"
+        with _capture_options.holding(options):
             capture = cv2.VideoCapture(path or self._source, cv2.CAP_FFMPEG, params)
         try:
             if not capture.isOpened():
@@ -255,14 +311,14 @@ class FrameGrabber:
         got_frame = False
         rewound = False
         next_due = time.monotonic()
-        stalled_at: float | None = None
+        freeze = None if is_file else _FreezeWatch(self._frozen_after_s)
         while not self._stop.is_set():
             started = time.monotonic()
             ok, image = capture.read()
-            if time.monotonic() - started >= 0.9 * self._read_timeout_ms / 1000:
-                # FFmpeg's read timeout fired. The read may still return a frame from its buffer,
-                # and the failure then comes a few reads later, quickly: remember the stall.
-                stalled_at = started
+            if not is_file and time.monotonic() - started >= 0.9 * self._read_timeout_ms / 1000:
+                # FFmpeg's read timeout fired. OpenCV may still hand out frames the decoder had
+                # buffered, but each of those reads waits a full timeout again: give up now.
+                return self._read_failure(is_file, got_frame, stalled=True)
             if not ok:
                 if is_file and got_frame and not rewound:
                     if not self._loop_file:
@@ -274,17 +330,17 @@ class FrameGrabber:
                     rewound = capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
                     if rewound:
                         continue
-                stalled = (
-                    stalled_at is not None
-                    and started - stalled_at < 2 * self._read_timeout_ms / 1000
-                )
-                return self._read_failure(is_file, got_frame, stalled)
+                return self._read_failure(is_file, got_frame, stalled=False)
             rewound = False
             if not got_frame:
+                if problem := _implausible_size(image):
+                    return "offline", f"{problem} ({self._shown})"
                 got_frame = True
                 self._backoff.reset()
                 self._error_backoff.reset()
                 self._set_state("online", "")
+            if freeze and freeze.frozen(image, started):
+                return "offline", f"picture frozen for {self._frozen_after_s:g} s ({self._shown})"
             self._offer(image)
             if period:
                 next_due = self._pace(next_due, period)

@@ -35,7 +35,7 @@ class PipelineConfig:
     idle_preview_interval_s: float = 2.0  # so a newly opened page has a recent picture at once
     status_interval_s: float = 1.0
     open_timeout_ms: int = 5000
-    read_timeout_ms: int = 5000
+    read_timeout_ms: int = 4000  # a hung camera shows offline after this (plus ~0.2 s)
     loop_file: bool = True  # file sources restart at the end; False = stop there (--once)
     jpeg_quality: int = 80
 

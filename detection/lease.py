@@ -1,11 +1,27 @@
-"""A Redis lease that lets exactly one loop own a camera: SET NX PX, renewed and released by token."""
+"""A Redis lease that lets exactly one loop own a camera: SET NX PX, renewed and released by token.
 
+The lease is renewed by a LeaseKeeper thread, not by the loop it protects: a loop held up for
+a while (a status write waiting on a row lock, a starved machine) keeps its camera, while a loop
+that has shown no life for `owner_silence_s` lets the lease lapse so another worker can take over.
+"""
+
+import logging
+import threading
+import time
 import uuid
 
 import redis
 
-# Renew and release only if the lease is still ours: another loop may have taken it after expiry.
-_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+log = logging.getLogger("skylark.detection")
+
+# Renew only if the lease is still ours. A lease that is gone (Redis restarted empty, or it lapsed
+# and nobody took it) is simply taken again; one another loop holds is refused.
+_RENEW = """
+local holder = redis.call('get', KEYS[1])
+if holder == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+if not holder then return redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) and 1 or 0 end
+return 0
+"""
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 
 
@@ -20,11 +36,52 @@ class Lease:
         return bool(self.client.set(self.key, self.token, nx=True, px=self.ttl_ms))
 
     def renew(self) -> bool:
-        """True while we still hold the lease; False once it was lost (expired and taken)."""
+        """True while we hold the lease (taking it again if it is gone); False once another has it."""
         return bool(self.client.eval(_RENEW, 1, self.key, self.token, self.ttl_ms))
 
     def release(self) -> None:
         self.client.eval(_RELEASE, 1, self.key, self.token)
 
-    def holder_exists(self) -> bool:
-        return bool(self.client.exists(self.key))
+
+class LeaseKeeper:
+    """Renews a lease every `every_s` on its own thread while its owner calls alive() often enough.
+
+    `lost` becomes true once another holder has the lease; the owner must then stop and write
+    nothing more about what it owned.
+    """
+
+    def __init__(self, lease: Lease, every_s: float = 1.0, owner_silence_s: float = 30.0) -> None:
+        self.lease = lease
+        self._every_s = every_s
+        self._owner_silence_s = owner_silence_s
+        self._alive_at = time.monotonic()
+        self._lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def alive(self) -> None:
+        self._alive_at = time.monotonic()
+
+    @property
+    def lost(self) -> bool:
+        return self._lost.is_set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every_s):
+            silent_for = time.monotonic() - self._alive_at
+            if silent_for > self._owner_silence_s:
+                continue  # the owner is hung: let the lease lapse so another loop can take over
+            try:
+                if not self.lease.renew():
+                    self._lost.set()
+                    return
+            except redis.RedisError as exc:
+                # Redis away: keep trying; if it comes back empty the lease is taken again.
+                log.debug("event=lease_renew_failed key=%s error=%r", self.lease.key, exc)

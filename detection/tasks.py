@@ -27,14 +27,15 @@ from config.redis import get_redis
 
 from .config import ConfigError, PipelineConfig
 from .detectors import DetectorConfigError
-from .lease import Lease
+from .lease import Lease, LeaseKeeper
 from .metrics import ALERTS_CREATED, CAMERA_RECONNECTS
 from .pipeline import AlertEvent, Pipeline, StatusReport
 
 logger = logging.getLogger("skylark.detection")
 
 LEASE_TTL_MS = 6_000  # renewed every second; a dead worker's lease lapses within 6 s
-CHECK_INTERVAL_S = 1.0  # how often the loop renews its lease and re-reads desired_state
+LOOP_SILENCE_S = 30.0  # a loop that shows no life for this long gives its camera up
+CHECK_INTERVAL_S = 1.0  # how often the loop re-reads desired_state
 PREVIEW_TTL_S = 10
 PENDING_ALERTS_MAX = 1000  # alerts kept in memory while PostgreSQL is unreachable
 ENQUEUE_GUARD_S = 15  # a camera enqueued this recently is not enqueued again by the reconciler
@@ -88,10 +89,10 @@ def _with_publish_credentials(url: str) -> str:
 class CameraSink:
     """Carries the pipeline's output into Skylark; never raises into the loop."""
 
-    def __init__(self, camera: Camera, lease: Lease, redis_client: redis.Redis) -> None:
+    def __init__(self, camera: Camera, keeper: LeaseKeeper, redis_client: redis.Redis) -> None:
         self.camera_id = camera.pk
         self.config_version = camera.updated_at
-        self.lease = lease
+        self.keeper = keeper
         self.redis = redis_client
         self.pending: deque[AlertEvent] = deque(maxlen=PENDING_ALERTS_MAX)
         self.lock = threading.Lock()
@@ -102,6 +103,8 @@ class CameraSink:
 
     # -- status and alerts -------------------------------------------------------------
     def on_status(self, report: StatusReport) -> None:
+        if self.keeper.lost:
+            return  # the camera belongs to another loop now, and so does its status
         CAMERA_RECONNECTS.labels(camera=str(self.camera_id)).set(report.reconnects)
         try:
             camera_services.record_status(
@@ -171,6 +174,7 @@ class CameraSink:
 
     # -- control -----------------------------------------------------------------------
     def should_stop(self) -> bool:
+        self.keeper.alive()
         now = time.monotonic()
         if now < self.next_check:
             return bool(self.stop_reason)
@@ -183,12 +187,8 @@ class CameraSink:
     def _stop_reason(self) -> str:
         if _worker_stopping.is_set():
             return "worker shutdown"
-        try:
-            if not self.lease.renew():
-                return "lease lost"
-        except redis.RedisError:
-            # Redis restarting: keep running; a lost lease is noticed on the next renewal.
-            pass
+        if self.keeper.lost:
+            return "lease lost"
         try:
             row = (
                 Camera.objects.filter(pk=self.camera_id)
@@ -219,12 +219,14 @@ def run_camera(camera_id: int) -> str:
     if not lease.acquire():
         logger.info("event=loop_skipped camera=%s reason=lease_held", camera_id)
         return "lease held"
+    keeper = LeaseKeeper(lease, owner_silence_s=LOOP_SILENCE_S)
+    keeper.start()
     sink: CameraSink | None = None
     try:
         camera = Camera.objects.filter(pk=camera_id).first()
         if camera is None or not camera.is_running:
             return "not running"
-        sink = CameraSink(camera, lease, client)
+        sink = CameraSink(camera, keeper, client)
         logger.info("event=loop_start camera=%s", camera_id)
         try:
             pipeline = Pipeline(pipeline_config(camera), sink)
@@ -242,6 +244,7 @@ def run_camera(camera_id: int) -> str:
     finally:
         if sink is not None:
             sink.flush_alerts()
+        keeper.stop()
         lease.release()
         _finish(camera_id, sink.stop_reason if sink else "")
         close_old_connections()

@@ -92,14 +92,7 @@ def test_a_hung_camera_goes_offline_reconnects_with_backoff_and_comes_back(
             wait_for(lambda: alerts_since(camera, thawed_at), 30, "alerts again")
             assert_same_loop_survived(loop_stack, camera)
             print(f"hung → offline {offline_after:.1f}s; thawed → online {online_after:.1f}s")
-            # Everything above holds today; the promise below waits for the fix of bug 1 in
-            # docs/reliability.md. Once it is in, make this `assert offline_after <= ...`.
-            if offline_after > STATUS_WITHIN_S:
-                pytest.xfail(
-                    f"a hung camera showed offline after {offline_after:.1f}s, not within "
-                    f"{STATUS_WITHIN_S:g}s: FrameGrabber reads out the decoder's buffered frames, "
-                    "a read timeout each, and that timeout is 5 s (docs/reliability.md, bug 1)"
-                )
+            assert offline_after <= STATUS_WITHIN_S
         finally:
             simulator.thaw()
 

@@ -150,12 +150,6 @@ def test_one_loop_per_camera_through_duplicate_deliveries_and_a_worker_sigkill(
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the lease is renewed by the frame loop itself: a loop stalled past the 6 s lease "
-    "(here on a row lock) keeps running while beat starts a second one (docs/reliability.md, "
-    "bug 2)",
-)
 def test_a_loop_stalled_past_its_lease_is_not_joined_by_a_second_one(face_video, process_logs):
     """A loop blocked for longer than its lease (a status write waiting on a row lock that an
     admin transaction holds, a slow database, a starved machine) must still be the only one."""
