@@ -82,20 +82,6 @@ class _CaptureOptionsEnv:
 _capture_options = _CaptureOptionsEnv()
 
 
-def _implausible_size(image: np.ndarray) -> str:
-    """Why a session's first frame cannot be a camera's picture, or ''.
-
-    OpenCV fixes a session's frame size when it opens the stream and scales every later frame to
-    it. A session opened on damaged packets can take its size from a damaged parameter set
-    (64x32, 2048x32 seen): left alone, it would scale a camera's clean picture down to that for as
-    long as it lasts.
-    """
-    height, width = image.shape[:2]
-    if min(width, height) < MIN_FRAME_SIDE or max(width, height) > MAX_ASPECT * min(width, height):
-        return f"implausible frame size {width}x{height}, damaged stream?"
-    return ""
-
-
 class _FreezeWatch:
     """Notices a stream whose frames keep coming but whose picture never changes.
 
@@ -173,6 +159,8 @@ class FrameGrabber:
         self._reconnects = 0
         self._last_frame_at: float | None = None
         self._source_fps: float | None = None
+        self._size: tuple[int, int] | None = None  # (width, height) of the trusted sessions
+        self._new_size: tuple[int, int] | None = None  # a different one, awaiting confirmation
 
     # -- consumer side ---------------------------------------------------------------------
 
@@ -333,7 +321,7 @@ class FrameGrabber:
                 return self._read_failure(is_file, got_frame, stalled=False)
             rewound = False
             if not got_frame:
-                if problem := _implausible_size(image):
+                if problem := self._untrusted_size(image):
                     return "offline", f"{problem} ({self._shown})"
                 got_frame = True
                 self._backoff.reset()
@@ -345,6 +333,32 @@ class FrameGrabber:
             if period:
                 next_due = self._pace(next_due, period)
         return None
+
+    def _untrusted_size(self, image: np.ndarray) -> str:
+        """Why a session's frames cannot be trusted to show the camera's picture, or ''.
+
+        OpenCV fixes a session's frame size when it opens the stream and crops or scales every
+        later frame to it. A session opened on damaged packets can take its size from a damaged
+        parameter set (64x32, 2048x32 and 640x160 for a 640x360 camera seen): left alone, it would
+        show a crop of the clean picture for as long as it lasts. So a size no camera has is
+        refused, and a size other than the one seen before is believed only once a second
+        session opens with it too (a camera that really changed resolution costs one reconnect).
+        """
+        height, width = image.shape[:2]
+        if min(width, height) < MIN_FRAME_SIDE or max(width, height) > MAX_ASPECT * min(
+            width, height
+        ):
+            return f"implausible frame size {width}x{height}, damaged stream?"
+        size = (width, height)
+        if self._size is None or size in (self._size, self._new_size):
+            self._size, self._new_size = size, None
+            return ""
+        self._new_size = size
+        old_width, old_height = self._size
+        return (
+            f"frame size changed from {old_width}x{old_height} to {width}x{height}; "
+            "reconnecting to confirm it"
+        )
 
     def _pace(self, next_due: float, period: float) -> float:
         """Sleep so a file plays at its own frame rate; never try to catch up more than a frame."""

@@ -312,3 +312,26 @@ def test_a_stream_of_implausible_size_is_refused_as_damaged(grabbers, tmp_path: 
             time.sleep(0.1)
         assert grabber.reconnects >= 2
         assert "online" not in [status for _, status, _ in log.events]
+
+
+def test_a_new_frame_size_is_believed_once_a_second_session_confirms_it(grabbers, tmp_path: Path):
+    """A camera that comes back with another resolution: the first session at the new size is
+    refused (damaged packets can fake one), the next one at the same size is trusted."""
+    small = clip(tmp_path, "small", "testsrc2=alpha=0")
+    large = clip(tmp_path, "large", "testsrc2=alpha=0", size="480x270")
+    with CameraSimulator({"cam": small}) as before:
+        port, url = before.port, before.url("cam")
+        grabber, log = start(grabbers, url, backoff=Backoff(0.2, 0.4))
+        log.wait_for("online", 10)
+        assert grabber.get(timeout=2).image.shape == (180, 320, 3)
+    seen = len(log.events)
+    log.wait_for("offline", 10, after=seen)
+    grabber.get(timeout=0)  # the old session's last frame, if it was not taken
+    with CameraSimulator({"cam": large}, port=port):
+        log.wait_for("online", 15, after=seen)
+        errors = [error for _, status, error in log.events[seen:] if status == "offline"]
+        assert (
+            f"frame size changed from 320x180 to 480x270; reconnecting to confirm it ({url})"
+            in errors
+        )
+        assert grabber.get(timeout=2).image.shape == (270, 480, 3)
