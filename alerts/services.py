@@ -33,15 +33,20 @@ def create_alert(
 ) -> Alert:
     """Store an alert with its snapshot; it is broadcast once the row is committed."""
     created_at = created_at or timezone.now()
-    with transaction.atomic():
-        alert = Alert(
-            camera_id=camera_id, face_count=face_count, boxes=boxes, created_at=created_at
-        )
-        if snapshot_jpeg:
-            name = f"camera{camera_id}-{created_at:%H%M%S%f}.jpg"
-            alert.snapshot.save(name, ContentFile(snapshot_jpeg), save=False)
-        alert.save()
-        transaction.on_commit(lambda: broadcast(camera_id, alert_event(alert)))
+    alert = Alert(camera_id=camera_id, face_count=face_count, boxes=boxes, created_at=created_at)
+    try:
+        with transaction.atomic():
+            if snapshot_jpeg:
+                name = f"camera{camera_id}-{created_at:%H%M%S%f}.jpg"
+                alert.snapshot.save(name, ContentFile(snapshot_jpeg), save=False)
+            alert.save()
+            transaction.on_commit(lambda: broadcast(camera_id, alert_event(alert)))
+    except Exception:
+        # No row, so no file: a caller that retries (the loop's buffer, while PostgreSQL is
+        # down) would otherwise leave one orphaned snapshot per try.
+        if alert.snapshot:
+            alert.snapshot.delete(save=False)
+        raise
     logger.info("event=alert_created camera=%s alert=%s faces=%s", camera_id, alert.pk, face_count)
     return alert
 

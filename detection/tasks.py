@@ -15,7 +15,7 @@ import redis
 from celery import shared_task
 from celery.signals import worker_init, worker_shutting_down
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
 from prometheus_client import start_http_server
 
 from alerts.services import create_alert
@@ -128,7 +128,9 @@ class CameraSink:
         self.flush_alerts()
 
     def flush_alerts(self) -> None:
-        """Write buffered alerts in order; on a database error keep them for the next try."""
+        """Write buffered alerts in order. While PostgreSQL is unreachable they stay buffered for
+        the next try; one it refuses (the camera deleted under the loop, a value it rejects) is
+        dropped with the reason, so it cannot hold back the ones behind it."""
         with self.lock:
             while self.pending:
                 event = self.pending[0]
@@ -140,7 +142,7 @@ class CameraSink:
                         snapshot_jpeg=event.snapshot_jpeg,
                         created_at=_aware(event.at),
                     )
-                except DatabaseError as exc:
+                except (OperationalError, InterfaceError) as exc:
                     logger.warning(
                         "event=alert_buffered camera=%s pending=%s error=%r",
                         self.camera_id,
@@ -149,8 +151,16 @@ class CameraSink:
                     )
                     close_old_connections()
                     return
+                except DatabaseError as exc:
+                    logger.error(
+                        "event=alert_dropped camera=%s faces=%s error=%r",
+                        self.camera_id,
+                        event.face_count,
+                        exc,
+                    )
+                else:
+                    ALERTS_CREATED.labels(camera=str(self.camera_id)).inc()
                 self.pending.popleft()
-                ALERTS_CREATED.labels(camera=str(self.camera_id)).inc()
 
     def on_detections(self, at: float, boxes: list) -> None:
         """Per-detection output is for the CLI; the loop only alerts."""

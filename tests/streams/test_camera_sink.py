@@ -1,0 +1,60 @@
+"""CameraSink, the loop's way into Skylark, against the real PostgreSQL and Redis."""
+
+import time
+
+import pytest
+
+from alerts.models import Alert
+from cameras.models import Camera
+from cameras.naming import lease_key
+from config.redis import get_redis
+from detection.lease import Lease, LeaseKeeper
+from detection.pipeline import AlertEvent, StatusReport
+from detection.tasks import CameraSink
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def event(camera_id: int, faces: int) -> AlertEvent:
+    return AlertEvent(
+        camera_id=camera_id,
+        at=time.time(),
+        face_count=faces,
+        boxes=[[1, 2, 50, 50, 0.9]] * faces,
+        snapshot_jpeg=b"",
+    )
+
+
+@pytest.fixture
+def sink():
+    camera = Camera.objects.create(name="Door", url="rtsp://cam.local/stream", status="online")
+    lease = Lease(get_redis(), lease_key(camera.pk), ttl_ms=6000)
+    assert lease.acquire()
+    keeper = LeaseKeeper(lease)
+    keeper.start()
+    yield CameraSink(camera, keeper, get_redis())
+    keeper.stop()
+    lease.release()
+
+
+def test_an_alert_the_database_refuses_is_dropped_and_does_not_hold_back_the_next(sink, caplog):
+    Camera.objects.filter(pk=sink.camera_id).delete()
+    sink.on_alert(event(sink.camera_id, faces=1))
+    sink.on_alert(event(sink.camera_id, faces=2))
+    assert not sink.pending, "refused alerts were kept for ever"
+    assert caplog.text.count(f"event=alert_dropped camera={sink.camera_id} ") == 2
+    assert not Alert.objects.exists()
+
+
+def test_a_loop_that_lost_its_lease_writes_no_status(sink):
+    get_redis().set(lease_key(sink.camera_id), "another loop's token")
+    deadline = time.monotonic() + 5
+    while not sink.keeper.lost and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sink.keeper.lost
+    assert sink.should_stop() and sink.stop_reason == "lease lost"
+    sink.on_status(
+        StatusReport(status="stopped", error="", fps_in=0, fps_out=0, frames_dropped=0,
+                     last_frame_at=None, reconnects=0, publish_state="off", publish_error="")
+    )  # fmt: skip
+    assert Camera.objects.get(pk=sink.camera_id).status == "online"
