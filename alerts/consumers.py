@@ -30,6 +30,7 @@ MAX_SUBSCRIBED_CAMERAS = 200
 SENT_IDS_REMEMBERED = 5000
 CLOSE_TOKEN_EXPIRED = 4401
 CLOSE_MESSAGE_TOO_BIG = 4009  # daphne lets applications close only with 1000 or 3000-4999
+CLOSE_FEED_INTERRUPTED = 4012  # live events may have been lost: reconnect and resume
 
 WEBSOCKET_CONNECTIONS = Gauge(
     "skylark_websocket_connections", "Open dashboard/API WebSocket connections"
@@ -154,6 +155,11 @@ class AlertConsumer(AsyncJsonWebsocketConsumer):
             await self._send_alert(event["alert"])
         else:
             await self.send_json(event)
+
+    async def skylark_interrupted(self, message: dict) -> None:
+        """The layer lost its Redis subscriptions for a while (config/channel_layer.py): events
+        published meanwhile never came. The client reconnects and resumes from its last alert."""
+        await self.close(code=CLOSE_FEED_INTERRUPTED)
 
     async def _send_alert(self, alert: dict) -> None:
         alert_id = alert["id"]

@@ -2,7 +2,6 @@
 
 import logging
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 logger = logging.getLogger("skylark.realtime")
@@ -26,7 +25,7 @@ def broadcast(camera_id: int, event: dict) -> None:
     try:
         # A client is either in the all-cameras group or in some camera groups, never both.
         for group in (ALL_CAMERAS_GROUP, camera_group(camera_id)):
-            async_to_sync(layer.group_send)(group, message)
+            layer.group_send_blocking(group, message)
     except Exception as exc:  # redis down or restarting: the data is safe in PostgreSQL
         logger.warning(
             "event=broadcast_failed camera=%s type=%s error=%r", camera_id, event.get("type"), exc

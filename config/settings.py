@@ -88,7 +88,7 @@ CACHES = {
 }
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "config.channel_layer.PubSubChannelLayer",
         "CONFIG": {"hosts": [REDIS_URL], "prefix": "skylark:asgi"},
     }
 }

@@ -21,11 +21,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def private_redis(tmp_path, settings):
     server = RedisServer(tmp_path).start()
     settings.REDIS_URL = server.url
+    layer = settings.CHANNEL_LAYERS["default"]  # what daphne uses, on the private Redis
     settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [server.url]},
-        }
+        "default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": [server.url]}}
     }
     channel_layers.backends.clear()
     yield server
