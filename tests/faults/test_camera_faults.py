@@ -106,7 +106,16 @@ def test_a_resolution_change_keeps_the_loop_running_and_resizes_the_published_vi
             RtspReceiver(camera.stream_path, port=loop_stack.publish_port, workdir=tmp_path)
         ).start()
         try:
-            wait_for(lambda: status(camera) == "online", 20, "online")
+            try:
+                wait_for(lambda: status(camera) == "online", 20, "online")
+            except AssertionError:
+                # The test tool, not Skylark: GStreamer's RTSP server can die preparing this
+                # video for its first client (docs/reliability.md, bug 8). Bring the camera back
+                # once, as a camera that restarts; a second failure fails the test.
+                assert not simulator.running, "the camera runs, yet the loop is not online"
+                print(f"camera simulator died: {simulator.stderr_text()[-500:]}; restarting it")
+                simulator.restart()
+                wait_for(lambda: status(camera) == "online", 40, "online")
             started_at = timezone.now()
 
             # Mid-stream, the same RTSP session switches between 1280x720 and 640x360 every 4 s.
