@@ -12,6 +12,7 @@ import logging
 import time
 from collections import OrderedDict
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from prometheus_client import Gauge
@@ -145,6 +146,19 @@ class AlertConsumer(AsyncJsonWebsocketConsumer):
         for alert in missed:
             await self._send_alert(alert)
         await self.send_json({"type": "resume.done", "replayed": len(missed)})
+
+    async def dispatch(self, message: dict) -> None:
+        """Call the message's handler, without Channels' close_old_connections() before each.
+
+        Channels runs that through a worker thread for every message, which cost 35 % of
+        daphne's CPU with 1000 dashboards (docs/benchmarks.md). This consumer's handlers touch
+        the database only through database_sync_to_async, which closes stale connections
+        itself, before and after its query.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     # -- group events ------------------------------------------------------------------
     async def skylark_event(self, message: dict) -> None:
