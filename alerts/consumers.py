@@ -144,7 +144,8 @@ class AlertConsumer(AsyncJsonWebsocketConsumer):
             )
             return
         for alert in missed:
-            await self._send_alert(alert)
+            if self._first_time(alert["id"]):
+                await self.send_json({"type": "alert", "alert": alert})
         await self.send_json({"type": "resume.done", "replayed": len(missed)})
 
     async def dispatch(self, message: dict) -> None:
@@ -162,27 +163,27 @@ class AlertConsumer(AsyncJsonWebsocketConsumer):
 
     # -- group events ------------------------------------------------------------------
     async def skylark_event(self, message: dict) -> None:
-        event = message["event"]
+        """A broadcast event (alerts/realtime.py); its JSON text was encoded once, for everyone."""
         if self.camera_filter is not None and message["camera_id"] not in self.camera_filter:
             return
-        if event["type"] == "alert":
-            await self._send_alert(event["alert"])
-        else:
-            await self.send_json(event)
+        if message["alert_id"] is not None and not self._first_time(message["alert_id"]):
+            return
+        await self.send(text_data=message["text"])
 
     async def skylark_interrupted(self, message: dict) -> None:
         """The layer lost its Redis subscriptions for a while (config/channel_layer.py): events
         published meanwhile never came. The client reconnects and resumes from its last alert."""
         await self.close(code=CLOSE_FEED_INTERRUPTED)
 
-    async def _send_alert(self, alert: dict) -> None:
-        alert_id = alert["id"]
+    def _first_time(self, alert_id: int) -> bool:
+        """True the first time this connection is about to send the alert (replay and live may
+        both carry it while a resume runs), remembering it."""
         if alert_id in self.sent_ids:
-            return
+            return False
         self.sent_ids[alert_id] = None
         if len(self.sent_ids) > SENT_IDS_REMEMBERED:
             self.sent_ids.popitem(last=False)
-        await self.send_json({"type": "alert", "alert": alert})
+        return True
 
     # -- helpers -----------------------------------------------------------------------
     async def _join(self, groups: set[str]) -> None:

@@ -1,5 +1,6 @@
 """Live fan-out over Channels groups: the group names and the one broadcast function."""
 
+import json
 import logging
 
 from channels.layers import get_channel_layer
@@ -14,6 +15,16 @@ def camera_group(camera_id: int) -> str:
     return f"cameras.{camera_id}"
 
 
+def group_message(camera_id: int, event: dict) -> dict:
+    """The channel-layer message that carries `event` to the live-feed consumers."""
+    return {
+        "type": "skylark.event",
+        "camera_id": camera_id,
+        "alert_id": event["alert"]["id"] if event["type"] == "alert" else None,
+        "text": json.dumps(event),  # encoded once here, not once per connected client
+    }
+
+
 def broadcast(camera_id: int, event: dict) -> None:
     """Send `event` to subscribers of the camera and of all cameras.
 
@@ -21,12 +32,12 @@ def broadcast(camera_id: int, event: dict) -> None:
     the send is logged and dropped, and clients recover the alert through resume.
     """
     layer = get_channel_layer()
-    message = {"type": "skylark.event", "camera_id": camera_id, "event": event}
+    message = group_message(camera_id, event)
     try:
         # A client is either in the all-cameras group or in some camera groups, never both.
         for group in (ALL_CAMERAS_GROUP, camera_group(camera_id)):
             layer.group_send_blocking(group, message)
     except Exception as exc:  # redis down or restarting: the data is safe in PostgreSQL
         logger.warning(
-            "event=broadcast_failed camera=%s type=%s error=%r", camera_id, event.get("type"), exc
+            "event=broadcast_failed camera=%s type=%s error=%r", camera_id, event["type"], exc
         )

@@ -64,12 +64,12 @@ def send_events(
     """group_send `rate` alerts a second for `seconds` from a dedicated event loop.
 
     batch > 1 sends them `batch` to a message as {"type": "alert.batch", "alerts": [...]}: not
-    part of Skylark's protocol, but the consumer forwards event types it does not know as they
-    are, so this measures what batching would cost daphne without changing the app.
+    part of Skylark's protocol, but the consumer forwards any event's text as it is, so this
+    measures what batching would cost daphne without changing the app.
     """
     from channels.layers import get_channel_layer
 
-    from alerts.realtime import ALL_CAMERAS_GROUP
+    from alerts.realtime import ALL_CAMERAS_GROUP, group_message
 
     layer = get_channel_layer()
 
@@ -86,9 +86,7 @@ def send_events(
                 event = {"type": "alert", "alert": alerts[0]}
             else:
                 event = {"type": "alert.batch", "alerts": alerts}
-            await layer.group_send(
-                ALL_CAMERAS_GROUP, {"type": "skylark.event", "camera_id": camera_id, "event": event}
-            )
+            await layer.group_send(ALL_CAMERAS_GROUP, group_message(camera_id, event))
             ids += [alert["id"] for alert in alerts]
         return ids
 
@@ -110,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--asgi",
         default="config.asgi:application",
-        help="what daphne serves (bench.whatif_asgi:application: a what-if, see that module)",
+        help="what daphne serves: another ASGI application to compare, e.g. a variant of the app",
     )
     args = parser.parse_args(argv)
     terminate_on_signals()

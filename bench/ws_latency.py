@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--asgi",
         default="config.asgi:application",
-        help="what daphne serves (bench.whatif_asgi:application: a what-if, see that module)",
+        help="what daphne serves: another ASGI application to compare, e.g. a variant of the app",
     )
     args = parser.parse_args(argv)
     if args.quick:
