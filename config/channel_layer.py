@@ -10,7 +10,7 @@ What it costs: Redis pub/sub keeps nothing for a subscriber that is not connecte
 process's subscription connection breaks (Redis restarted or unreachable), whatever was
 published meanwhile never arrives, and channels_redis only logs the error and reconnects.
 This layer then puts a `skylark.interrupted` message into the queue of every consumer of the
-process; the live-feed consumer closes its socket with 1012 (service restart) on it, and the
+process; the live-feed consumer closes its socket with code 4012 on it, and the
 dashboards reconnect and resume from the last alert they saw, as after any other outage.
 
 Sync code (Celery workers, views) publishes with group_send_blocking(): one PUBLISH on a kept

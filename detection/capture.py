@@ -86,10 +86,10 @@ class _FreezeWatch:
     """Notices a stream whose frames keep coming but whose picture never changes.
 
     A real camera's picture always changes a little (sensor noise, the clock overlay), so frames
-    identical to the last pixel for FROZEN_AFTER_S mean its frames are no longer being decoded into
-    the picture. FFmpeg 8's scaler does this when a session opened on damaged packets took the
-    stream for interlaced: every later frame fails to convert and OpenCV hands out its last
-    picture again, for as long as the session lasts. Only a reconnection cures it.
+    identical to the last pixel for FROZEN_AFTER_S mean the picture is stuck: a camera whose
+    encoder hangs repeats its last frame, and OpenCV hands out its previous picture again when
+    FFmpeg 8's scaler refuses a frame ("Cannot convert interlaced to progressive frames", seen
+    with damaged packets). A new session is the cure.
 
     One frame a second is compared, against a copy of the one compared before: ~1 ms a second.
     """
