@@ -69,6 +69,9 @@ def test_frames_arrive_with_the_box_drawn(publishers, rtsp_receiver, grass_frame
     assert publisher.state == "publishing"
     assert publisher.fps_out > 5
     assert_box_visible(receiver.frames[-1])
+    # The colours survive the trip (BGR → I420 in the publisher → H.264 → BGR at the receiver).
+    sent, got = frame.mean(axis=(0, 1)), receiver.frames[-1].mean(axis=(0, 1))
+    assert np.abs(sent - got).max() < 6, f"mean BGR sent {sent}, received {got}"
 
 
 def test_a_lost_server_means_restarting_without_blocking_then_resuming(
