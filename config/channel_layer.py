@@ -13,6 +13,9 @@ This layer then puts a `skylark.interrupted` message into the queue of every con
 process; the live-feed consumer closes its socket with code 4012 on it, and the
 dashboards reconnect and resume from the last alert they saw, as after any other outage.
 
+It subclasses channels_redis 4.3's pub/sub classes and uses some of their private helpers, so
+channels-redis stays pinned (pyproject.toml); an upgrade must re-run tests/realtime.
+
 Sync code (Celery workers, views) publishes with group_send_blocking(): one PUBLISH on a kept
 connection, where async_to_sync(group_send) would start an event loop and a connection per call
 (0.06 ms against 3.4 ms measured).
