@@ -8,7 +8,7 @@ bgr24 (the publisher before, converting inside ffmpeg), publishing at 640x360, r
 H.264 without re-encoding, and plain ffmpeg decode+encode (the floor's video part). CPU comes from process CPU time (all threads) and, for ffmpeg, from wait4's rusage.
 Single process, nothing in parallel; no database, no network.
 
-    .venv/bin/python bench/pipeline_breakdown.py [--frames 150]
+    .venv/bin/python bench/pipeline_breakdown.py [--frames 150]  (about a minute: two runs are at 15 fps)
 """
 
 import argparse
@@ -28,6 +28,7 @@ from bench.common import Figure, print_table, say
 from detection.annotate import draw_boxes, draw_overlay
 from detection.detectors import Box
 from detection.motion import MotionDetector
+from detection.publisher import widen_pipe
 
 FPS = 15
 ENCODER = [
@@ -44,22 +45,43 @@ def cpu_ms_per_frame(work, frames: int) -> float:
 
 def child_cpu_ms(args: list[str], stdin_frames: list[bytes] | None, frames: int) -> float:
     """CPU of one ffmpeg run (user + system, all its threads), per frame."""
+    return writer_and_child_cpu_ms(args, stdin_frames, frames)[1]
+
+
+def writer_and_child_cpu_ms(
+    args: list[str],
+    stdin_frames: list[bytes] | None,
+    frames: int,
+    pipe_bytes: int = 0,
+    fps: float = 0.0,
+) -> tuple[float, float]:
+    """(CPU of writing the frames into ffmpeg's stdin, CPU of ffmpeg), per frame. With
+    pipe_bytes, the pipe is widened as the Publisher widens it; with fps, frames are written at
+    that rate, as a camera's come (else as fast as ffmpeg takes them, the pipe always full)."""
     proc = subprocess.Popen(
         args,
         stdin=subprocess.PIPE if stdin_frames is not None else subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    started = time.process_time()
     if stdin_frames is not None:
         assert proc.stdin is not None
+        if pipe_bytes:
+            widen_pipe(proc.stdin, pipe_bytes)
+        due = time.monotonic()
         for data in stdin_frames:
+            if fps:
+                time.sleep(max(0.0, due - time.monotonic()))
+                due += 1 / fps
             proc.stdin.write(data)
         proc.stdin.close()
+    writer_ms = (time.process_time() - started) * 1000 / frames
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"{args[0]} exited with {proc.returncode}")
-    return (usage.ru_utime + usage.ru_stime) * 1000 / frames
+    return writer_ms, (usage.ru_utime + usage.ru_stime) * 1000 / frames
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,9 +140,12 @@ def main(argv: list[str] | None = None) -> int:
         lambda: all(cv2.cvtColor(f, cv2.COLOR_BGR2YUV_I420) is not None for f in frames), n
     )
     yuv = [cv2.cvtColor(f, cv2.COLOR_BGR2YUV_I420).tobytes() for f in frames]
-    parts["publisher: ffmpeg, yuv420p in"] = child_cpu_ms(
-        [*raw_in, "-pix_fmt", "yuv420p", *size, *ENCODER], yuv, n
-    )
+    yuv_encoder = [*raw_in, "-pix_fmt", "yuv420p", *size, *ENCODER]
+    # At the camera's pace: the pipe's size matters when ffmpeg empties it between frames.
+    write_ms, encode_ms = writer_and_child_cpu_ms(yuv_encoder, yuv, n, len(yuv[0]), FPS)
+    parts["publisher: write to ffmpeg's widened pipe"] = write_ms
+    parts["publisher: ffmpeg, yuv420p in"] = encode_ms
+    narrow_write_ms, narrow_encode_ms = writer_and_child_cpu_ms(yuv_encoder, yuv, n, fps=FPS)
     resize_ms = cpu_ms_per_frame(
         lambda: all(
             cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA) is not None for f in frames
@@ -144,6 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     total_ms = sum(parts.values())
     rows.append(["pipeline total without the detector", total_ms, total_ms * FPS / 10])
     rows.append(["before: publisher ffmpeg, bgr24 in", bgr_encode_ms, bgr_encode_ms * 1.5])
+    narrow_ms = narrow_write_ms + narrow_encode_ms
+    rows.append(
+        [f"before: write {narrow_write_ms:.1f} + ffmpeg {narrow_encode_ms:.1f} through a 64 KiB"
+         " pipe", narrow_ms, narrow_ms * 1.5]
+    )  # fmt: skip
     rows.append(
         ["alternative: publish 640x360 (cv2.resize + encode)", resize_ms + small_encode_ms,
          (resize_ms + small_encode_ms) * 1.5]
@@ -165,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             "parts_ms_per_frame": parts,
             "yuv420p_publisher_saving_pct": saving * 1.5,
             "bgr24_publisher_ms": bgr_encode_ms,
+            "pipe_saving_ms": narrow_ms - write_ms - encode_ms,
             "publish_640x360_ms": resize_ms + small_encode_ms,
             "remux_ms": remux_ms,
         },

@@ -6,11 +6,13 @@ while push() keeps returning at once and frames in between are simply not sent.
 """
 
 import contextlib
+import fcntl
 import logging
 import subprocess
 import threading
 import time
 from collections import deque
+from pathlib import Path
 from typing import IO, Literal
 from urllib.parse import unquote, urlsplit
 
@@ -33,6 +35,7 @@ _FRAMES_TO_CONFIRM = 3
 # How long ffmpeg must keep taking frames before a later failure starts the backoff from scratch.
 _HEALTHY_AFTER_S = 10.0
 _WAIT_S = 0.5
+_PIPE_MAX_SIZE = Path("/proc/sys/fs/pipe-max-size")
 
 
 class Publisher:
@@ -206,6 +209,8 @@ class Publisher:
         self._proc = subprocess.Popen(
             args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
+        assert self._proc.stdin is not None
+        widen_pipe(self._proc.stdin, width * height * 3 // 2)
         self._proc_size = size
         self._proc_started = time.monotonic()
         self._proc_frames = 0
@@ -270,6 +275,21 @@ class Publisher:
         for secret in _passwords(self._url):
             text = text.replace(secret, "***")
         return text
+
+
+def widen_pipe(pipe: IO[bytes], frame_bytes: int) -> int:
+    """Make room in the pipe for a whole frame, as far as the system allows (1 MiB unless
+    raised); returns the pipe's size. Through Linux's default 64 KiB pipe a 720p I420 frame
+    (1.4 MB) is 21 rounds of filling, waking ffmpeg and waiting for it; 1 MiB makes it two and
+    saves about 0.4 ms of the writer's CPU per frame (bench/pipeline_breakdown.py)."""
+    fd = pipe.fileno()
+    try:
+        limit = int(_PIPE_MAX_SIZE.read_text())
+    except (OSError, ValueError):
+        limit = 1 << 20
+    with contextlib.suppress(OSError):  # a smaller pipe is slower, not wrong
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, min(frame_bytes, limit))
+    return fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
 
 
 def _drain(pipe: IO[bytes] | None, lines: deque[str]) -> None:

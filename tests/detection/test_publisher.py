@@ -1,5 +1,7 @@
 """Publisher against a real RTSP receiver: boxes arrive, a lost server never blocks push()."""
 
+import fcntl
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -11,6 +13,7 @@ import pytest
 from detection.annotate import BOX_COLOR
 from detection.backoff import Backoff
 from detection.publisher import Publisher
+from tests.faults.support import publisher_pids
 
 from .conftest import RtspReceiver, free_port, is_green
 
@@ -72,6 +75,17 @@ def test_frames_arrive_with_the_box_drawn(publishers, rtsp_receiver, grass_frame
     # The colours survive the trip (BGR → I420 in the publisher → H.264 → BGR at the receiver).
     sent, got = frame.mean(axis=(0, 1)), receiver.frames[-1].mean(axis=(0, 1))
     assert np.abs(sent - got).max() < 6, f"mean BGR sent {sent}, received {got}"
+    # ffmpeg's stdin holds a whole I420 frame, so one write is not a dozen wake-ups of ffmpeg.
+    assert pipe_size(publisher_pids(receiver.url)[0]) >= SIZE[0] * SIZE[1] * 3 // 2
+
+
+def pipe_size(pid: int) -> int:
+    """The capacity of the pipe on a process's stdin (opened beside it, never read)."""
+    fd = os.open(f"/proc/{pid}/fd/0", os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        return fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
+    finally:
+        os.close(fd)
 
 
 def test_a_lost_server_means_restarting_without_blocking_then_resuming(
