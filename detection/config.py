@@ -28,7 +28,8 @@ class PipelineConfig:
     cooldown_s: float = 10.0
     detect_width: int = 640
     motion_gating: bool = True
-    keepalive_interval_ms: int = 5000  # detection period while nothing moves
+    keepalive_interval_ms: int = 5000  # detection period while nothing moves but faces are in view
+    idle_interval_ms: int = 30000  # while nothing moves and no face is in view (see Pipeline)
     motion_tail_s: float = 2.0
     publish_url: str | None = field(default=None, repr=False)
     preview_interval_s: float = 0.2  # while someone watches the preview
@@ -57,7 +58,13 @@ class PipelineConfig:
         _require(self.detect_width >= 64, "detect_width must be >= 64", self.detect_width)
         _require(self.cooldown_s >= 0, "cooldown_s must be >= 0", self.cooldown_s)
         _require(1 <= self.jpeg_quality <= 100, "jpeg_quality must be in 1..100", self.jpeg_quality)
-        for name in ("interval_ms", "keepalive_interval_ms", "open_timeout_ms", "read_timeout_ms"):
+        for name in (
+            "interval_ms",
+            "keepalive_interval_ms",
+            "idle_interval_ms",
+            "open_timeout_ms",
+            "read_timeout_ms",
+        ):
             _require(getattr(self, name) > 0, f"{name} must be > 0", getattr(self, name))
         for name in ("preview_interval_s", "idle_preview_interval_s", "status_interval_s"):
             _require(getattr(self, name) > 0, f"{name} must be > 0", getattr(self, name))

@@ -303,9 +303,13 @@ class Pipeline:
             self._alert(result)
 
     def _detection_due(self, frame: Frame) -> bool:
+        """With motion gating, as NVRs do: the configured rate while something moves (and for a
+        tail after); the keepalive rate while faces stand still in view, to follow them; and when
+        the view is empty and still, nothing changed where a face could appear, so only a slow
+        idle check (a guard against a change too gradual for the motion detector)."""
         config = self.config
         if self._motion is None:
-            interval = config.interval_ms / 1000
+            interval_ms = config.interval_ms
         else:
             if self._motion.update(frame.image):
                 self._last_motion_t = frame.t
@@ -313,8 +317,13 @@ class Pipeline:
                 self._last_motion_t is not None
                 and frame.t - self._last_motion_t <= config.motion_tail_s
             )
-            interval = (config.interval_ms if active else config.keepalive_interval_ms) / 1000
-        return self._last_detect_t is None or frame.t - self._last_detect_t >= interval
+            if active:
+                interval_ms = config.interval_ms
+            elif self._boxes:
+                interval_ms = config.keepalive_interval_ms
+            else:
+                interval_ms = config.idle_interval_ms
+        return self._last_detect_t is None or frame.t - self._last_detect_t >= interval_ms / 1000
 
     def _alert(self, result: _Detection) -> None:
         # The snapshot is the very frame the faces were found in, annotated like the live video.

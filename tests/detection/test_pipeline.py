@@ -120,10 +120,33 @@ def test_motion_gating_runs_fewer_detections_on_a_still_scene(make_video: VideoF
         Pipeline(config, sink, haar).run()
         runs[gating] = len(sink.detections)
     # Ungated: one every 250 ms. Gated: every 250 ms during the warm-up frames and the 0.5 s
-    # tail after them, then a keepalive every 2 s.
+    # tail after them, then nothing: the view is empty and still.
     # (Ungated is 12 on an idle machine; a loaded one still does well over the gated count.)
     assert runs[False] >= 7
     assert runs[True] <= 5
+
+
+def test_motion_gating_keeps_checking_a_still_face_and_idles_on_an_empty_view(
+    make_video: VideoFactory, haar
+):
+    scenes = {
+        "empty": make_video("grass-4s", 4.0, size=(640, 360)),
+        "face": make_video("face-still-4s", 4.0, [(0.0, 4.0)], size=(640, 360)),
+    }
+    later = {}
+    for name, video in scenes.items():
+        sink = RecordingSink()
+        config = config_for(
+            video, keepalive_interval_ms=1000, idle_interval_ms=60_000, motion_tail_s=0.5
+        )
+        Pipeline(config, sink, haar).run()
+        first = sink.detections[0][0]
+        # After the warm-up and its tail: what the still scene gets.
+        later[name] = [boxes for at, boxes in sink.detections if at - first > 1.2]
+    # A face standing still is looked at again every second (to follow it, and to see it go);
+    # an empty view where nothing moves is not looked at again until something does.
+    assert len(later["face"]) >= 2 and all(len(boxes) == 1 for boxes in later["face"])
+    assert later["empty"] == []
 
 
 def test_a_looping_source_runs_until_the_sink_says_stop(make_video: VideoFactory, haar):
