@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from .config import PipelineConfig
+from .regions import Region
 
 # Reference design: faces outside this width/height range are not faces.
 _MIN_ASPECT, _MAX_ASPECT = 0.6, 1.4
@@ -155,4 +156,25 @@ def detect_downscaled(
     return [
         Box(round(b.x * sx), round(b.y * sy), round(b.w * sx), round(b.h * sy), b.score)
         for b in detector.detect(small, min_size)
+    ]
+
+
+def detect_in_region(
+    detector: FaceDetector,
+    frame_bgr: np.ndarray,
+    region: Region | None,
+    detect_width: int,
+    min_face_size: int,
+) -> list[Box]:
+    """detect_downscaled() on one region of the frame (all of it when None), at the scale the whole
+    frame would be searched at, so a face is found there as it would be in the whole frame; boxes
+    come back in full-frame pixels."""
+    if region is None:
+        return detect_downscaled(detector, frame_bgr, detect_width, min_face_size)
+    width = frame_bgr.shape[1]
+    crop = frame_bgr[region.y : region.y + region.h, region.x : region.x + region.w]
+    crop_width = max(1, round(region.w * min(1.0, detect_width / width)))
+    return [
+        Box(b.x + region.x, b.y + region.y, b.w, b.h, b.score)
+        for b in detect_downscaled(detector, crop, crop_width, min_face_size)
     ]

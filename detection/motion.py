@@ -1,10 +1,16 @@
 """Cheap motion detection: difference of a small blurred grayscale copy against a running average.
 
-The pipeline uses it to run the face detector at full rate only while something moves.
+The pipeline uses it to run the face detector at full rate only while something moves, and only
+where something moved.
 """
 
 import cv2
 import numpy as np
+
+from .regions import Region
+
+# Blobs of change at most this many mask pixels across are specks, not movers.
+_SPECK = 2
 
 
 class MotionDetector:
@@ -25,6 +31,9 @@ class MotionDetector:
         self.warmup_frames = warmup_frames
         self._background: np.ndarray | None = None
         self._seen = 0
+        # Where the last update saw change, in the frame's pixels; None when it saw none, or
+        # when the change is everywhere or unknown (warm-up, first frame, a new frame size).
+        self.region: Region | None = None
 
     def update(self, frame_bgr: np.ndarray) -> bool:
         """Feed the next frame; True if it differs from the recent past (or during warm-up)."""
@@ -36,6 +45,7 @@ class MotionDetector:
         small_height = max(1, round(height * self.width / width))
         small = cv2.resize(sampled, (self.width, small_height), interpolation=cv2.INTER_AREA)
         gray = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
+        self.region = None
         if self._background is None or self._background.shape != gray.shape:
             # First frame, or the source changed resolution: nothing to compare with yet, so report
             # motion and let a face that is already there be found.
@@ -47,4 +57,26 @@ class MotionDetector:
         _, mask = cv2.threshold(diff, self.threshold, 255, cv2.THRESH_BINARY)
         moving = cv2.countNonZero(mask) >= self.min_area * mask.size
         cv2.accumulateWeighted(gray, self._background, self.alpha)
+        if moving and self._seen > self.warmup_frames:
+            self.region = self._moving_region(mask, frame_bgr.shape[1], frame_bgr.shape[0])
         return moving or self._seen <= self.warmup_frames
+
+    def _moving_region(self, mask: np.ndarray, width: int, height: int) -> Region | None:
+        """The box around every blob of change, in frame pixels, specks left out: a speck (two
+        mask pixels across, 16 frame pixels at 1280 wide: noise, a glint) is smaller than any
+        face the detectors can find, and would stretch the box across the frame. Change made
+        only of specks is reported as everywhere (None)."""
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        found: Region | None = None
+        for contour in contours:
+            blob = Region(*(int(v) for v in cv2.boundingRect(contour)))
+            if blob.w <= _SPECK and blob.h <= _SPECK:
+                continue
+            found = blob if found is None else found.union(blob)
+        if found is None:
+            return None
+        sx, sy = width / mask.shape[1], height / mask.shape[0]
+        x, y = int(found.x * sx), int(found.y * sy)
+        right = min(width, int((found.x + found.w) * sx + 0.999))
+        bottom = min(height, int((found.y + found.h) * sy + 0.999))
+        return Region(x, y, right - x, bottom - y)

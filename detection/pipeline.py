@@ -22,13 +22,14 @@ import numpy as np
 from .annotate import draw_boxes, draw_overlay
 from .capture import Frame, FrameGrabber
 from .config import PipelineConfig
-from .detectors import Box, FaceDetector, detect_downscaled, make_detector
+from .detectors import Box, FaceDetector, detect_in_region, make_detector
 from .logfmt import kv
 from .metrics import DETECTION_SECONDS
 from .motion import MotionDetector
 from .policy import AlertPolicy
 from .publisher import Publisher
 from .rates import RateMeter
+from .regions import Region
 from .urls import redact_url
 
 log = logging.getLogger("skylark.detection")
@@ -40,6 +41,8 @@ _WANTS_PREVIEW_CHECK_S = 1.0
 _FRAME_WAIT_S = 0.5
 # Publishing frame rate when the source declares none.
 _DEFAULT_FPS = 15
+# A search region larger than this share of the frame is searched as the whole frame.
+_WHOLE_FRAME_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -104,9 +107,20 @@ class BaseSink:
         return False
 
 
+def _region_of(box: Box) -> Region:
+    return Region(box.x, box.y, box.w, box.h)
+
+
 def box_to_list(box: Box) -> list[float]:
     """[x, y, w, h, score] with the score rounded for storage and JSON."""
     return [box.x, box.y, box.w, box.h, round(box.score, 3)]
+
+
+@dataclass(frozen=True)
+class _Job:
+    frame: Frame
+    region: Region | None  # where to look; None: the whole frame
+    kept: list[Box]  # faces found before, outside the region: still there, nothing moved
 
 
 @dataclass(frozen=True)
@@ -114,11 +128,11 @@ class _Detection:
     image: np.ndarray  # the full frame the boxes were found in, not yet drawn on
     at: float
     t: float
-    boxes: list[Box]
+    boxes: list[Box]  # every face in view: found in the region, and kept from before
 
 
 class _DetectionThread:
-    """Runs detect_downscaled() on one frame at a time, off the frame loop."""
+    """Runs detect_in_region() on one frame at a time, off the frame loop."""
 
     def __init__(
         self, detector: FaceDetector, detect_width: int, min_face_size: int, camera_id: int
@@ -128,7 +142,7 @@ class _DetectionThread:
         self._detect_width = detect_width
         self._min_face_size = min_face_size
         self._cond = threading.Condition()
-        self._job: Frame | None = None
+        self._job: _Job | None = None
         self._result: _Detection | None = None
         self._error: BaseException | None = None
         self._busy = False
@@ -140,10 +154,10 @@ class _DetectionThread:
     def busy(self) -> bool:
         return self._busy
 
-    def submit(self, frame: Frame) -> None:
-        """Start detecting on frame (whose image the caller will not touch again)."""
+    def submit(self, job: _Job) -> None:
+        """Start detecting on the job's frame (whose image the caller will not touch again)."""
         with self._cond:
-            self._job = frame
+            self._job = job
             self._busy = True
             self._cond.notify_all()
 
@@ -171,10 +185,15 @@ class _DetectionThread:
                     return
                 job, self._job = self._job, None
             assert job is not None
+            frame = job.frame
             try:
                 with self._timer.time():
-                    boxes = detect_downscaled(
-                        self._detector, job.image, self._detect_width, self._min_face_size
+                    found = detect_in_region(
+                        self._detector,
+                        frame.image,
+                        job.region,
+                        self._detect_width,
+                        self._min_face_size,
                     )
             except Exception as exc:
                 # Surfaces in the frame loop: a broken detector must stop the camera loudly.
@@ -184,7 +203,7 @@ class _DetectionThread:
                     self._cond.notify_all()
                 return
             with self._cond:
-                self._result = _Detection(job.image, job.at, job.t, boxes)
+                self._result = _Detection(frame.image, frame.at, frame.t, job.kept + found)
                 self._busy = False
                 self._cond.notify_all()
 
@@ -212,6 +231,10 @@ class Pipeline:
         self._boxes: list[Box] = []
         self._last_detect_t: float | None = None
         self._last_motion_t: float | None = None
+        # Where motion was seen since the scene last stood still; _search_whole: somewhere the
+        # motion detector could not place (warm-up, a new frame size).
+        self._search: Region | None = None
+        self._search_whole = False
         self._last_preview_t: float | None = None
         self._wants_preview = False
         self._wants_preview_checked_t: float | None = None
@@ -280,9 +303,16 @@ class Pipeline:
         self._collect_detection()
         if self._detection_due(frame) and not self._detection.busy:
             self._last_detect_t = frame.t
+            region = self._search_region(image.shape[1], image.shape[0])
+            kept = [
+                box
+                for box in self._boxes
+                if region is not None and not region.intersects(_region_of(box))
+            ]
             # One full-frame copy per detection (not per frame): the detector and the alert
             # snapshot need the picture before the loop draws on it.
-            self._detection.submit(Frame(image.copy(), frame.at, frame.t, frame.seq))
+            copy = Frame(image.copy(), frame.at, frame.t, frame.seq)
+            self._detection.submit(_Job(copy, region, kept))
         # The frame is ours (the grabber made a fresh array); drawing in place avoids a copy.
         draw_boxes(image, self._boxes)
         draw_overlay(image, config.name, frame.at)
@@ -313,10 +343,17 @@ class Pipeline:
         else:
             if self._motion.update(frame.image):
                 self._last_motion_t = frame.t
+                moved = self._motion.region
+                if moved is None:
+                    self._search_whole = True
+                else:
+                    self._search = moved if self._search is None else self._search.union(moved)
             active = (
                 self._last_motion_t is not None
                 and frame.t - self._last_motion_t <= config.motion_tail_s
             )
+            if not active:  # the scene stood still: the next motion starts a new search
+                self._search, self._search_whole = None, False
             if active:
                 interval_ms = config.interval_ms
             elif self._boxes:
@@ -324,6 +361,37 @@ class Pipeline:
             else:
                 interval_ms = config.idle_interval_ms
         return self._last_detect_t is None or frame.t - self._last_detect_t >= interval_ms / 1000
+
+    def _search_region(self, width: int, height: int) -> Region | None:
+        """Where the next detection looks: around what moved (None: the whole frame).
+
+        Only while the scene moves: keepalive and idle checks, and motion the detector could not
+        place, search the whole frame. A face the search touches is searched whole, so a face
+        that merely turned is found again rather than lost; every other face found before stays,
+        since nothing moved there. A region that grew past half the frame saves little: then
+        the whole frame.
+        """
+        search = self._search
+        if search is None or self._search_whole:
+            return None
+        # A face that comes into view moves whole; the margin is for the blur of the motion mask.
+        margin = 2 * self.config.min_face_size
+        region = self._with_faces_touching(search.expanded(margin, width, height))
+        if region.area > _WHOLE_FRAME_SHARE * width * height:
+            return None
+        return region
+
+    def _with_faces_touching(self, region: Region) -> Region:
+        """region grown until every face found before is wholly inside it or wholly outside."""
+        faces = [_region_of(box) for box in self._boxes]
+        while True:
+            grown = region
+            for face in faces:
+                if face.intersects(grown):
+                    grown = grown.union(face)
+            if grown == region:
+                return region
+            region = grown
 
     def _alert(self, result: _Detection) -> None:
         # The snapshot is the very frame the faces were found in, annotated like the live video.

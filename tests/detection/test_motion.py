@@ -4,6 +4,8 @@ import numpy as np
 
 from detection.motion import MotionDetector
 
+from .conftest import FACE_BOX, PORTRAIT_AT
+
 
 def test_motion_is_reported_for_the_first_frames(grass_frame: np.ndarray):
     motion = MotionDetector(warmup_frames=3)
@@ -32,3 +34,31 @@ def test_a_resolution_change_counts_as_motion(grass_frame: np.ndarray):
     for _ in range(10):
         motion.update(grass_frame)
     assert motion.update(np.ascontiguousarray(grass_frame[:360, :640]))
+
+
+def test_the_motion_region_is_around_what_appeared_and_leaves_a_speck_out(grass_frame, face_frame):
+    motion = MotionDetector()
+    for _ in range(10):
+        motion.update(grass_frame)
+    # A face appears, and a glint (14 px, smaller than any face a detector finds) far from it.
+    frame = face_frame.copy()
+    frame[650:664, 1150:1164] = 255
+    assert motion.update(frame)
+    region = motion.region
+    assert region is not None
+    x, y, w, h = FACE_BOX
+    assert region.x <= x and region.y <= y
+    assert region.x + region.w >= x + w and region.y + region.h >= y + h
+    # The pasted portrait (512x512 at PORTRAIT_AT) and a little blur around it, and no more: the
+    # glint is not part of it.
+    px, py = PORTRAIT_AT
+    assert px - 32 <= region.x and py - 32 <= region.y
+    assert region.x + region.w <= px + 512 + 32 and region.y + region.h <= py + 512 + 32
+
+
+def test_no_region_while_still_or_warming_up(grass_frame):
+    motion = MotionDetector(warmup_frames=3)
+    assert motion.update(grass_frame) and motion.region is None  # motion somewhere: unknown
+    for _ in range(10):
+        motion.update(grass_frame)
+    assert not motion.update(grass_frame) and motion.region is None

@@ -12,7 +12,7 @@ from detection.config import PipelineConfig
 from detection.detectors import Box, HaarDetector
 from detection.pipeline import AlertEvent, BaseSink, Pipeline, StatusReport
 
-from .conftest import FACE_BOX, VideoFactory, free_port, iou, is_green
+from .conftest import FACE_BOX, PORTRAIT_AT, VideoFactory, free_port, iou, is_green
 
 # The face is shown K=3 times, 2 s each, with 3 s gaps (longer than the 2 s cooldown); the first
 # appearance starts with the first frame.
@@ -147,6 +147,66 @@ def test_motion_gating_keeps_checking_a_still_face_and_idles_on_an_empty_view(
     # an empty view where nothing moves is not looked at again until something does.
     assert len(later["face"]) >= 2 and all(len(boxes) == 1 for boxes in later["face"])
     assert later["empty"] == []
+
+
+class SizeRecordingDetector:
+    """The real Haar detector, noting the size of every picture it is given."""
+
+    def __init__(self, detector: HaarDetector) -> None:
+        self.detector = detector
+        self.sizes: list[tuple[int, int]] = []
+
+    def detect(self, frame_bgr: np.ndarray, min_size: int | None = None) -> list[Box]:
+        self.sizes.append((frame_bgr.shape[1], frame_bgr.shape[0]))
+        return self.detector.detect(frame_bgr, min_size)
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: int = 15) -> Path:
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def test_while_something_moves_only_its_surroundings_are_searched_and_other_faces_stay(
+    tmp_path, grass_frame, face_frame, portrait, haar
+):
+    # 5 s: the face is there throughout and stands still; from 2 s to 3.5 s a pale square crosses
+    # the bottom right, far from it. Then a second video: the face appears at 1 s in an empty view.
+    frames = []
+    for index in range(75):
+        frame = face_frame.copy()
+        if 30 <= index < 53:
+            x = 1000 + 6 * (index - 30)
+            frame[560:680, x : x + 120] = 240
+        frames.append(frame)
+    crossing = write_video(tmp_path / "square-crossing.mp4", frames)
+    # The portrait (512x512) in the bottom right corner this time, so that its surroundings are
+    # less than half the frame.
+    cornered = grass_frame.copy()
+    cornered[208:720, 768:1280] = portrait
+    cornered_face = (768 + FACE_BOX[0] - PORTRAIT_AT[0], 208 + FACE_BOX[1] - PORTRAIT_AT[1])
+    cornered_face += FACE_BOX[2:]
+    appearing = write_video(tmp_path / "appearing.mp4", [grass_frame] * 15 + [cornered] * 30)
+    frame_area = 1280 * 720
+
+    for video, face in ((crossing, FACE_BOX), (appearing, cornered_face)):
+        spy = SizeRecordingDetector(haar)
+        sink = RecordingSink()
+        config = config_for(video, keepalive_interval_ms=1000, motion_tail_s=0.5)
+        Pipeline(config, sink, spy).run()
+        # Some searches were of the moving part and its surroundings alone: at most half the
+        # frame (the detector sees the 640-wide scale: a quarter of the full frame's pixels).
+        assert min(w * h * 4 for w, h in spy.sizes) <= 0.5 * frame_area, video.name
+        assert len(sink.alerts) == 1, video.name
+        assert iou(sink.alerts[0].boxes[0], face) >= 0.5
+        seen = [boxes for _, boxes in sink.detections if boxes]
+        assert seen and all(len(b) == 1 and iou(b[0], face) >= 0.5 for b in seen)
+        if video is crossing:
+            # The still face was never lost while the square moved: every detection saw it.
+            assert all(boxes for _, boxes in sink.detections)
 
 
 def test_a_looping_source_runs_until_the_sink_says_stop(make_video: VideoFactory, haar):
