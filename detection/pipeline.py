@@ -9,9 +9,11 @@ the process that runs pipelines (cv2.setNumThreads(1) in the detect command and 
 worker's process init), not here.
 """
 
+import functools
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -230,11 +232,9 @@ class Pipeline:
 
         self._boxes: list[Box] = []
         self._last_detect_t: float | None = None
-        self._last_motion_t: float | None = None
-        # Where motion was seen since the scene last stood still; _search_whole: somewhere the
-        # motion detector could not place (warm-up, a new frame size).
-        self._search: Region | None = None
-        self._search_whole = False
+        # (time, where) of every frame with motion within the last motion_tail_s; where is None
+        # when the motion detector could not place it (warm-up, a new frame size).
+        self._recent_motion: deque[tuple[float, Region | None]] = deque()
         self._last_preview_t: float | None = None
         self._wants_preview = False
         self._wants_preview_checked_t: float | None = None
@@ -341,19 +341,12 @@ class Pipeline:
         if self._motion is None:
             interval_ms = config.interval_ms
         else:
+            recent = self._recent_motion
             if self._motion.update(frame.image):
-                self._last_motion_t = frame.t
-                moved = self._motion.region
-                if moved is None:
-                    self._search_whole = True
-                else:
-                    self._search = moved if self._search is None else self._search.union(moved)
-            active = (
-                self._last_motion_t is not None
-                and frame.t - self._last_motion_t <= config.motion_tail_s
-            )
-            if not active:  # the scene stood still: the next motion starts a new search
-                self._search, self._search_whole = None, False
+                recent.append((frame.t, self._motion.region))
+            while recent and frame.t - recent[0][0] > config.motion_tail_s:
+                recent.popleft()
+            active = bool(recent)
             if active:
                 interval_ms = config.interval_ms
             elif self._boxes:
@@ -363,7 +356,8 @@ class Pipeline:
         return self._last_detect_t is None or frame.t - self._last_detect_t >= interval_ms / 1000
 
     def _search_region(self, width: int, height: int) -> Region | None:
-        """Where the next detection looks: around what moved (None: the whole frame).
+        """Where the next detection looks: around what moved within the motion tail (None: the
+        whole frame).
 
         Only while the scene moves: keepalive and idle checks, and motion the detector could not
         place, search the whole frame. A face the search touches is searched whole, so a face
@@ -371,9 +365,10 @@ class Pipeline:
         since nothing moved there. A region that grew past half the frame saves little: then
         the whole frame.
         """
-        search = self._search
-        if search is None or self._search_whole:
+        moved = [where for _, where in self._recent_motion]
+        if not moved or None in moved:
             return None
+        search = functools.reduce(Region.union, moved)
         # A face that comes into view moves whole; the margin is for the blur of the motion mask.
         margin = 2 * self.config.min_face_size
         region = self._with_faces_touching(search.expanded(margin, width, height))
