@@ -209,6 +209,27 @@ def test_while_something_moves_only_its_surroundings_are_searched_and_other_face
             assert all(boxes for _, boxes in sink.detections)
 
 
+def test_a_scene_that_never_stands_still_is_still_searched_only_where_it_moves(
+    tmp_path, grass_frame, haar
+):
+    # A pale square keeps moving from the first frame to the last: the scene is never still, so
+    # the search must forget the warm-up (searched whole) once it is older than the motion tail.
+    frames = []
+    for index in range(60):
+        frame = grass_frame.copy()
+        x = 100 + 4 * index
+        frame[500:620, x : x + 120] = 240
+        frames.append(frame)
+    video = write_video(tmp_path / "always-moving.mp4", frames)
+    spy = SizeRecordingDetector(haar)
+    config = config_for(video, motion_tail_s=1.0)
+    sink = RecordingSink()
+    Pipeline(config, sink, spy).run()
+    assert spy.sizes[0] == (640, 360)  # the warm-up: motion somewhere, the whole frame
+    assert sum(1 for w, h in spy.sizes if w * h < 640 * 360 / 2) >= 3
+    assert not any(boxes for _, boxes in sink.detections)
+
+
 def test_a_looping_source_runs_until_the_sink_says_stop(make_video: VideoFactory, haar):
     short = make_video("face-1s", 1.0, [(0.0, 1.0)], size=(640, 360))
     threads_before = threading.active_count()
