@@ -8,7 +8,7 @@ bgr24 (the publisher before, converting inside ffmpeg), publishing at 640x360, r
 H.264 without re-encoding, and plain ffmpeg decode+encode (the floor's video part). CPU comes from process CPU time (all threads) and, for ffmpeg, from wait4's rusage.
 Single process, nothing in parallel; no database, no network.
 
-    .venv/bin/python bench/pipeline_breakdown.py [--frames 150]  (about a minute: two runs are at 15 fps)
+    .venv/bin/python bench/pipeline_breakdown.py [--frames 150]  (about a minute: three runs are at 15 fps)
 """
 
 import argparse
@@ -133,7 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     bgr = [f.tobytes() for f in frames]
     raw_in = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "rawvideo"]
     size = ["-s", f"{width}x{height}", "-framerate", str(FPS), "-i", "pipe:"]
-    bgr_encode_ms = child_cpu_ms([*raw_in, "-pix_fmt", "bgr24", *size, *ENCODER], bgr, n)
+    # Paced like the yuv420p runs below, so the "before" row compares like with like.
+    bgr_encode_ms = writer_and_child_cpu_ms(
+        [*raw_in, "-pix_fmt", "bgr24", *size, *ENCODER], bgr, n, fps=FPS
+    )[1]
     # Timed without keeping the results: a kept result is fresh memory, and the page faults of
     # fresh memory would be counted as the conversion's cost (the loop reuses its memory).
     parts["publisher: cv2 BGR->I420"] = cpu_ms_per_frame(

@@ -57,9 +57,10 @@ class MotionDetector:
         _, mask = cv2.threshold(diff, self.threshold, 255, cv2.THRESH_BINARY)
         moving = cv2.countNonZero(mask) >= self.min_area * mask.size
         cv2.accumulateWeighted(gray, self._background, self.alpha)
-        if moving and self._seen > self.warmup_frames:
+        warming_up = self._seen <= self.warmup_frames
+        if moving and not warming_up:
             self.region = self._moving_region(mask, frame_bgr.shape[1], frame_bgr.shape[0])
-        return moving or self._seen <= self.warmup_frames
+        return moving or warming_up
 
     def _moving_region(self, mask: np.ndarray, width: int, height: int) -> Region | None:
         """The box around every blob of change, in frame pixels, specks left out: a speck (two

@@ -280,7 +280,7 @@ class Publisher:
 def widen_pipe(pipe: IO[bytes], frame_bytes: int) -> int:
     """Make room in the pipe for a whole frame, as far as the system allows (1 MiB unless
     raised); returns the pipe's size. Through Linux's default 64 KiB pipe a 720p I420 frame
-    (1.4 MB) is 21 rounds of filling, waking ffmpeg and waiting for it; 1 MiB makes it two: 0.2
+    (1.4 MB) is 21 rounds of filling, waking ffmpeg and waiting for it; 1 MiB makes it two: 0.1
     to 0.6 ms less CPU per frame, writer and ffmpeg together (bench/pipeline_breakdown.py), and
     a third of the context switches of a worker running 6 cameras."""
     fd = pipe.fileno()
