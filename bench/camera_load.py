@@ -35,6 +35,7 @@ from bench.common import (
     say,
     stop_process,
 )
+from detection.capture import DECODER_THREADS
 from detection.simulator.control import CameraSimulator, RtspReceiver
 from detection.simulator.videos import FaceSpan, VideoTruth, ensure_video, load_truth
 
@@ -440,10 +441,11 @@ def _dropped_at(records: list[dict], cam: int, t: float) -> int:
 
 def floor_ffmpeg_args(source: str, publish_url: str) -> list[str]:
     """Decode the camera and encode it as the Publisher does (libx264 ultrafast, zerolatency,
-    baseline, a keyframe a second, one encoder thread), pushing to the receiver over RTSP/TCP."""
+    baseline, a keyframe a second, one encoder thread) after decoding with FrameGrabber's
+    thread count, pushing to the receiver over RTSP/TCP."""
     return [
         "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",
-        "-rtsp_transport", "tcp", "-i", source, "-an",
+        "-rtsp_transport", "tcp", "-threads", str(DECODER_THREADS), "-i", source, "-an",
         "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-profile:v", "baseline",
         "-pix_fmt", "yuv420p", "-g", "15", "-bf", "0", "-threads", "1",
         "-f", "rtsp", "-rtsp_transport", "tcp", publish_url,

@@ -39,6 +39,10 @@ MAX_ASPECT = 4.0
 # A network camera whose picture has not changed by a single pixel for this long is treated as
 # down and reconnected (see _FreezeWatch).
 FROZEN_AFTER_S = 10.0
+# One decoding thread per camera: cameras share the cores, and FFmpeg's default of a thread per
+# core costs more CPU for no more frames (2.3 against 3.9 ms per 720p frame here,
+# bench/pipeline_breakdown.py) and holds a frame back in each extra thread.
+DECODER_THREADS = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +259,8 @@ class FrameGrabber:
             self._open_timeout_ms,
             cv2.CAP_PROP_READ_TIMEOUT_MSEC,
             self._read_timeout_ms,
+            cv2.CAP_PROP_N_THREADS,
+            DECODER_THREADS,
         ]
         started = time.monotonic()
         # rtsp_transport applies to RTSP only and FFmpeg ignores it elsewhere, so every open shares

@@ -335,3 +335,14 @@ def test_a_new_frame_size_is_believed_once_a_second_session_confirms_it(grabbers
             in errors
         )
         assert grabber.get(timeout=2).image.shape == (270, 480, 3)
+
+
+def test_a_camera_is_decoded_on_the_grabber_thread_alone(grabbers, video_30fps: Path):
+    """Cameras share the cores: FFmpeg starts no decoding threads of its own (it would start one
+    per core), which would cost more CPU for the same frames (docs/benchmarks.md)."""
+    before = len(os.listdir("/proc/self/task"))
+    grabber, log = start(grabbers, str(video_30fps))
+    log.wait_for("online", 5)
+    assert grabber.get(timeout=2) is not None
+    time.sleep(0.3)  # decoding at full pace
+    assert len(os.listdir("/proc/self/task")) - before == 1  # the grabber's own thread
