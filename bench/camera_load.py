@@ -31,6 +31,7 @@ from bench.common import (
     PYTHON,
     ROOT,
     CpuMeter,
+    encoder_args,
     median,
     say,
     stop_process,
@@ -282,7 +283,12 @@ class CameraBench:
                     logs.append(log)
                     procs.append(
                         subprocess.Popen(
-                            floor_ffmpeg_args(source, receiver.url),
+                            floor_ffmpeg_args(
+                                source,
+                                receiver.url,
+                                (self.scene.truth.width, self.scene.truth.height),
+                                self.scene.truth.fps,
+                            ),
                             stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL,
                             stderr=log,
@@ -439,16 +445,13 @@ def _dropped_at(records: list[dict], cam: int, t: float) -> int:
     return reports[-1] if reports else 0
 
 
-def floor_ffmpeg_args(source: str, publish_url: str) -> list[str]:
-    """Decode the camera and encode it as the Publisher does (libx264 ultrafast, zerolatency,
-    baseline, a keyframe a second, one encoder thread) after decoding with FrameGrabber's
-    thread count, pushing to the receiver over RTSP/TCP."""
+def floor_ffmpeg_args(source: str, publish_url: str, size: tuple[int, int], fps: int) -> list[str]:
+    """Decode the camera with FrameGrabber's thread count and encode it as the Publisher does,
+    pushing to the receiver over RTSP/TCP."""
     return [
         "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",
         "-rtsp_transport", "tcp", "-threads", str(DECODER_THREADS), "-i", source, "-an",
-        "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-profile:v", "baseline",
-        "-pix_fmt", "yuv420p", "-g", "15", "-bf", "0", "-threads", "1",
-        "-f", "rtsp", "-rtsp_transport", "tcp", publish_url,
+        *encoder_args(*size, fps), "-f", "rtsp", "-rtsp_transport", "tcp", publish_url,
     ]  # fmt: skip
 
 

@@ -336,3 +336,11 @@ def bench_django(
             drop_database(db_name)
         flush_bench_redis()
         shutil.rmtree(media_root, ignore_errors=True)
+
+
+def encoder_args(width: int, height: int, fps: int) -> list[str]:
+    """The Publisher's encoder options as ffmpeg command-line arguments."""
+    from detection.publisher import encoder_options
+
+    return [arg for key, value in encoder_options(width, height, fps).items()
+            for arg in (f"-{key}", str(value))]  # fmt: skip

@@ -8,13 +8,14 @@ bgr24 (the publisher before, converting inside ffmpeg), publishing at 640x360, r
 H.264 without re-encoding, and plain ffmpeg decode+encode (the floor's video part). CPU comes from process CPU time (all threads) and, for ffmpeg, from wait4's rusage.
 Single process, nothing in parallel; no database, no network.
 
-    .venv/bin/python bench/pipeline_breakdown.py [--frames 150]  (about a minute: three runs are at 15 fps)
+    .venv/bin/python bench/pipeline_breakdown.py [--frames 150]  (about a minute and a half: five runs are at 15 fps)
 """
 
 import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import cv2
 import numpy as np
 
 from bench.camera_load import scene
-from bench.common import Figure, print_table, say
+from bench.common import Figure, encoder_args, print_table, say
 from detection.annotate import draw_boxes, draw_overlay
 from detection.capture import DECODER_THREADS
 from detection.detectors import Box
@@ -32,10 +33,7 @@ from detection.motion import MotionDetector
 from detection.publisher import widen_pipe
 
 FPS = 15
-ENCODER = [
-    "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-profile:v", "baseline",
-    "-pix_fmt", "yuv420p", "-g", "15", "-bf", "0", "-threads", "1", "-f", "null", "-",
-]  # fmt: skip
+NULL_OUT = ["-f", "null", "-"]
 
 
 def cpu_ms_per_frame(work, frames: int) -> float:
@@ -83,6 +81,42 @@ def writer_and_child_cpu_ms(
     if proc.returncode != 0:
         raise RuntimeError(f"{args[0]} exited with {proc.returncode}")
     return writer_ms, (usage.ru_utime + usage.ru_stime) * 1000 / frames
+
+
+def noisy_frames(frames: list[np.ndarray]) -> list[bytes]:
+    """The frames with a camera's sensor noise (a new pattern each frame), as I420."""
+    rng = np.random.default_rng(1)
+    out = []
+    for frame in frames:
+        noise = rng.normal(0.0, 6.0, frame.shape)
+        noisy = np.clip(frame + noise, 0, 255).astype(np.uint8)
+        out.append(cv2.cvtColor(noisy, cv2.COLOR_BGR2YUV_I420).tobytes())
+    return out
+
+
+def without_cap(args: list[str]) -> list[str]:
+    """Encoder arguments minus -maxrate and -bufsize (the publisher before the cap)."""
+    out: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in ("-maxrate", "-bufsize"):
+            skip = True
+        else:
+            out.append(arg)
+    return out
+
+
+def encode_to_file(args: list[str], stdin_frames: list[bytes], frames: int) -> tuple[float, float]:
+    """(ffmpeg's CPU per frame in ms, the H.264's bitrate in kbit/s), frames written at FPS."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.h264"
+        cpu_ms = writer_and_child_cpu_ms(
+            [*args, "-f", "h264", str(out)], stdin_frames, frames, len(stdin_frames[0]), FPS
+        )[1]
+        kbit_s = out.stat().st_size * 8 / 1000 / (frames / FPS)
+    return cpu_ms, kbit_s
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,9 +177,10 @@ def main(argv: list[str] | None = None) -> int:
     bgr = [f.tobytes() for f in frames]
     raw_in = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "rawvideo"]
     size = ["-s", f"{width}x{height}", "-framerate", str(FPS), "-i", "pipe:"]
+    encoder = [*encoder_args(width, height, FPS), *NULL_OUT]
     # Paced like the yuv420p runs below, so the "before" row compares like with like.
     bgr_encode_ms = writer_and_child_cpu_ms(
-        [*raw_in, "-pix_fmt", "bgr24", *size, *ENCODER], bgr, n, fps=FPS
+        [*raw_in, "-pix_fmt", "bgr24", *size, *encoder], bgr, n, fps=FPS
     )[1]
     # Timed without keeping the results: a kept result is fresh memory, and the page faults of
     # fresh memory would be counted as the conversion's cost (the loop reuses its memory).
@@ -153,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         lambda: all(cv2.cvtColor(f, cv2.COLOR_BGR2YUV_I420) is not None for f in frames), n
     )
     yuv = [cv2.cvtColor(f, cv2.COLOR_BGR2YUV_I420).tobytes() for f in frames]
-    yuv_encoder = [*raw_in, "-pix_fmt", "yuv420p", *size, *ENCODER]
+    yuv_encoder = [*raw_in, "-pix_fmt", "yuv420p", *size, *encoder]
     # At the camera's pace: the pipe's size matters when ffmpeg empties it between frames.
     write_ms, encode_ms = writer_and_child_cpu_ms(yuv_encoder, yuv, n, len(yuv[0]), FPS)
     parts["publisher: write to ffmpeg's widened pipe"] = write_ms
@@ -167,7 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     small = [cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA).tobytes() for f in frames]
     small_size = ["-s", "640x360", "-framerate", str(FPS), "-i", "pipe:"]
-    small_encode_ms = child_cpu_ms([*raw_in, "-pix_fmt", "bgr24", *small_size, *ENCODER], small, n)
+    small_encode_ms = child_cpu_ms(
+        [*raw_in, "-pix_fmt", "bgr24", *small_size, *encoder_args(640, 360, FPS), *NULL_OUT],
+        small,
+        n,
+    )
     remux_ms = child_cpu_ms(
         ["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(video), "-frames:v", str(n),
          "-c", "copy", "-f", "null", "-"], None, n,
@@ -175,8 +214,13 @@ def main(argv: list[str] | None = None) -> int:
     floor_ms = child_cpu_ms(
         ["ffmpeg", "-hide_banner", "-loglevel", "error", "-threads", str(DECODER_THREADS),
          "-i", str(video), "-frames:v", str(n),
-         *ENCODER], None, n,
+         *encoder], None, n,
     )  # fmt: skip
+    say("a noisy scene, with and without the bitrate cap")
+    noisy = noisy_frames(frames)
+    noisy_in = [*raw_in, "-pix_fmt", "yuv420p", *size]
+    capped = encode_to_file([*noisy_in, *encoder_args(width, height, FPS)], noisy, n)
+    uncapped = encode_to_file([*noisy_in, *without_cap(encoder_args(width, height, FPS))], noisy, n)
 
     pct = {name: ms * FPS / 10 for name, ms in parts.items()}
     rows = [[name, parts[name], pct[name]] for name in parts]
@@ -198,6 +242,10 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     rows.append(["alternative: no re-encode, remux the camera (-c copy)", remux_ms, remux_ms * 1.5])
     rows.append(["floor: ffmpeg decode + encode (file)", floor_ms, floor_ms * FPS / 10])
+    for label, (ms, kbit_s) in (("capped", capped), ("before: no cap", uncapped)):
+        rows.append(
+            [f"noisy scene, publisher ffmpeg, {label}: {kbit_s / 1000:.1f} Mbit/s", ms, ms * 1.5]
+        )
     print("\nCPU per 720p frame and per camera at 15 fps (one core = 100 %)")
     print_table(["part", "ms/frame", "% of a core"], rows)
     publisher_ms = parts["publisher: cv2 BGR->I420"] + parts["publisher: ffmpeg, yuv420p in"]

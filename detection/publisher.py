@@ -36,6 +36,31 @@ _FRAMES_TO_CONFIRM = 3
 _HEALTHY_AFTER_S = 10.0
 _WAIT_S = 0.5
 _PIPE_MAX_SIZE = Path("/proc/sys/fs/pipe-max-size")
+# The encoder's bitrate cap in bits per pixel of each frame: 6.9 Mbit/s for 720p at 15 fps. Its
+# quality setting alone lets the bitrate follow the picture's noise (13.3 Mbit/s for a noisy 720p
+# scene here; pure noise at 640x360 makes 20), so a dashboard of 8 such tiles would pull over
+# 100 Mbit/s. Held to the cap, the noisy scene takes 7.2 Mbit/s and 10 % less CPU to encode; a
+# clean picture stays below it and costs 2-4 % more (the rate control's bookkeeping), as
+# bench/pipeline_breakdown.py measures.
+MAX_BITS_PER_PIXEL = 0.5
+
+
+def encoder_options(width: int, height: int, fps: int) -> dict[str, str | int]:
+    """ffmpeg output options of the Publisher's H.264 (bench/ encodes with the same)."""
+    max_rate = int(MAX_BITS_PER_PIXEL * width * height * fps)
+    return {
+        "vcodec": "libx264",
+        "preset": "ultrafast",
+        "tune": "zerolatency",
+        "profile:v": "baseline",
+        "pix_fmt": "yuv420p",
+        "g": fps,  # a keyframe a second: a new WebRTC viewer starts within a second
+        "bf": 0,
+        "threads": 1,  # cameras share the cores: one encoding thread each
+        "crf": 23,
+        "maxrate": max_rate,
+        "bufsize": max_rate,  # a second's worth: room for the keyframe that starts each second
+    }
 
 
 class Publisher:
@@ -192,15 +217,8 @@ class Publisher:
                 self._url,
                 format="rtsp",
                 rtsp_transport="tcp",
-                vcodec="libx264",
-                preset="ultrafast",
-                tune="zerolatency",
-                pix_fmt="yuv420p",
-                g=self._fps,  # a keyframe a second: a new WebRTC viewer starts within a second
-                bf=0,
-                threads=1,
                 fps_mode="passthrough",
-                **{"profile:v": "baseline"},
+                **encoder_options(width, height, self._fps),
             )
             .global_args("-hide_banner", "-loglevel", "error", "-nostats")
             .compile()

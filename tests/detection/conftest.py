@@ -113,14 +113,17 @@ def free_port() -> int:
 
 def wait_listening(port: int, timeout: float = 15.0) -> None:
     """Wait until something listens on the port, without connecting (a connection would be taken
-    for the client by a one-shot ffmpeg server)."""
+    for the client by a one-shot ffmpeg server). A one-shot server that has already accepted its
+    client (one reconnecting in a loop can be quicker than this poll) listens no more: an
+    established connection to the port counts as well."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for table in ("/proc/net/tcp", "/proc/net/tcp6"):
             with open(table) as rows:
                 for row in list(rows)[1:]:
                     local, state = row.split()[1], row.split()[3]
-                    if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                    # 0A: listening; 01: established (the accepted side has the port as local).
+                    if state in ("0A", "01") and int(local.rsplit(":", 1)[1], 16) == port:
                         return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on port {port} after {timeout} s")

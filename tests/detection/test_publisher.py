@@ -12,7 +12,8 @@ import pytest
 
 from detection.annotate import BOX_COLOR
 from detection.backoff import Backoff
-from detection.publisher import Publisher
+from detection.publisher import MAX_BITS_PER_PIXEL, Publisher
+from detection.simulator.control import RtspReceiver as RecordingReceiver
 from tests.faults.support import publisher_pids
 
 from .conftest import RtspReceiver, free_port, is_green
@@ -141,3 +142,28 @@ def test_close_stops_ffmpeg_and_its_threads_even_with_nobody_listening(grass_fra
     assert time.monotonic() - started < 3
     assert publisher.state == "stopped"
     assert threading.active_count() == threads_before
+
+
+def test_the_bitrate_is_capped_however_noisy_the_picture(publishers):
+    """Pure noise (the worst a camera at night can send) is held to the cap, so a dashboard
+    pulls a bounded stream from every camera; before the cap the encoder's quality setting let
+    the bitrate follow the noise."""
+    rng = np.random.default_rng(7)
+    noise = [rng.integers(0, 256, (SIZE[1], SIZE[0], 3), dtype=np.uint8) for _ in range(15)]
+    with RecordingReceiver("live/noisy") as receiver:
+        publisher = Publisher(receiver.url, *SIZE, fps=15)
+        publishers.append(publisher)
+        deadline = time.monotonic() + 6.0
+        index = 0
+        while time.monotonic() < deadline:
+            publisher.push(noise[index % len(noise)].copy())
+            index += 1
+            time.sleep(1 / 15)
+        publisher.close()
+        receiver.stop()
+        frames = receiver.frame_count()
+        recorded_bits = receiver.recording.stat().st_size * 8
+    assert frames >= 45, f"only {frames} frames arrived"
+    bitrate = recorded_bits / (frames / 15)
+    cap = MAX_BITS_PER_PIXEL * SIZE[0] * SIZE[1] * 15
+    assert bitrate <= 1.3 * cap, f"{bitrate / 1e6:.1f} Mbit/s against a cap of {cap / 1e6:.1f}"
