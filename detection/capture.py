@@ -40,8 +40,8 @@ MAX_ASPECT = 4.0
 # down and reconnected (see _FreezeWatch).
 FROZEN_AFTER_S = 10.0
 # One decoding thread per camera: cameras share the cores, and FFmpeg's default of a thread per
-# core costs more CPU for no more frames (2.3 against 3.9 ms per 720p frame here,
-# bench/pipeline_breakdown.py) and holds a frame back in each extra thread.
+# core costs more CPU for no more frames (a 720p frame: 2.4-2.9 against 3.4-4.0 ms decoded as
+# fast as it goes, 3.2 against 3.6 ms at 15 fps; bench/pipeline_breakdown.py).
 DECODER_THREADS = 1
 
 

@@ -39,7 +39,7 @@ _PIPE_MAX_SIZE = Path("/proc/sys/fs/pipe-max-size")
 # The encoder's bitrate cap in bits per pixel of each frame: 6.9 Mbit/s for 720p at 15 fps. Its
 # quality setting alone lets the bitrate follow the picture's noise (13.3 Mbit/s for a noisy 720p
 # scene here; pure noise at 640x360 makes 20), so a dashboard of 8 such tiles would pull over
-# 100 Mbit/s. Held to the cap, the noisy scene takes 7.2 Mbit/s and 10 % less CPU to encode; a
+# 100 Mbit/s. Held to the cap, the noisy scene takes 7.2 Mbit/s and 10-12 % less CPU to encode; a
 # clean picture stays below it and costs 2-4 % more (the rate control's bookkeeping), as
 # bench/pipeline_breakdown.py measures.
 MAX_BITS_PER_PIXEL = 0.5
