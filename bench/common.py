@@ -338,9 +338,12 @@ def bench_django(
         shutil.rmtree(media_root, ignore_errors=True)
 
 
-def encoder_args(width: int, height: int, fps: int) -> list[str]:
-    """The Publisher's encoder options as ffmpeg command-line arguments."""
+def encoder_args(width: int, height: int, fps: int, *, cap: bool = True) -> list[str]:
+    """The Publisher's encoder options as ffmpeg command-line arguments; cap=False leaves out
+    its bitrate cap (the publisher before it had one)."""
     from detection.publisher import encoder_options
 
-    return [arg for key, value in encoder_options(width, height, fps).items()
-            for arg in (f"-{key}", str(value))]  # fmt: skip
+    options = encoder_options(width, height, fps)
+    if not cap:
+        del options["maxrate"], options["bufsize"]
+    return [arg for key, value in options.items() for arg in (f"-{key}", str(value))]

@@ -94,20 +94,6 @@ def noisy_frames(frames: list[np.ndarray]) -> list[bytes]:
     return out
 
 
-def without_cap(args: list[str]) -> list[str]:
-    """Encoder arguments minus -maxrate and -bufsize (the publisher before the cap)."""
-    out: list[str] = []
-    skip = False
-    for arg in args:
-        if skip:
-            skip = False
-        elif arg in ("-maxrate", "-bufsize"):
-            skip = True
-        else:
-            out.append(arg)
-    return out
-
-
 def encode_to_file(args: list[str], stdin_frames: list[bytes], frames: int) -> tuple[float, float]:
     """(ffmpeg's CPU per frame in ms, the H.264's bitrate in kbit/s), frames written at FPS."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -220,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     noisy = noisy_frames(frames)
     noisy_in = [*raw_in, "-pix_fmt", "yuv420p", *size]
     capped = encode_to_file([*noisy_in, *encoder_args(width, height, FPS)], noisy, n)
-    uncapped = encode_to_file([*noisy_in, *without_cap(encoder_args(width, height, FPS))], noisy, n)
+    uncapped = encode_to_file([*noisy_in, *encoder_args(width, height, FPS, cap=False)], noisy, n)
 
     pct = {name: ms * FPS / 10 for name, ms in parts.items()}
     rows = [[name, parts[name], pct[name]] for name in parts]
