@@ -195,9 +195,11 @@ class CameraSimulator:
         self.stop()
 
 
-def _is_listening(port: int) -> bool:
-    """Whether a TCP socket listens on the port, read from /proc so the one connection
-    ffmpeg's listen mode accepts is not spent on a probe."""
+def is_listening(port: int) -> bool:
+    """Whether a server is up on the port, read from /proc so the one connection a one-shot
+    ffmpeg server (listen mode) accepts is not spent on a probe. Such a server listens no more
+    once it has taken its client, and a client retrying in a loop can be quicker than any poll:
+    an accepted connection on the port counts too."""
     local = f":{port:04X}"
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -206,7 +208,8 @@ def _is_listening(port: int) -> bool:
             continue
         for line in lines:
             fields = line.split()
-            if fields[1].endswith(local) and fields[3] == "0A":  # 0A = LISTEN
+            # 0A: listening; 01: established, and the accepted side has the port as its own.
+            if fields[1].endswith(local) and fields[3] in ("0A", "01"):
                 return True
     return False
 
@@ -265,7 +268,7 @@ class RtspReceiver:
         with self._log.open("wb") as log:
             self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.monotonic() + timeout_s
-        while not _is_listening(self.port):
+        while not is_listening(self.port):
             if self._process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"RTSP receiver did not start listening: {self.log_text()}")

@@ -16,6 +16,8 @@ import cv2
 import numpy as np
 import pytest
 
+from detection.simulator.control import is_listening
+
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 # The face in astronaut.jpg (512x512), found by Haar with the reference parameters.
 FACE_IN_PORTRAIT = (177, 66, 95, 95)
@@ -112,21 +114,12 @@ def free_port() -> int:
 
 
 def wait_listening(port: int, timeout: float = 15.0) -> None:
-    """Wait until something listens on the port, without connecting (a connection would be taken
-    for the client by a one-shot ffmpeg server). A one-shot server that has already accepted its
-    client (one reconnecting in a loop can be quicker than this poll) listens no more: an
-    established connection to the port counts as well."""
+    """Wait until a server is up on the port, without connecting to it (is_listening)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-            with open(table) as rows:
-                for row in list(rows)[1:]:
-                    local, state = row.split()[1], row.split()[3]
-                    # 0A: listening; 01: established (the accepted side has the port as local).
-                    if state in ("0A", "01") and int(local.rsplit(":", 1)[1], 16) == port:
-                        return
+    while not is_listening(port):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"nothing listens on port {port} after {timeout} s")
         time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on port {port} after {timeout} s")
 
 
 class RtspReceiver:
