@@ -35,8 +35,7 @@ def broadcast(camera_id: int, event: dict) -> None:
     message = group_message(camera_id, event)
     try:
         # A client is either in the all-cameras group or in some camera groups, never both.
-        for group in (ALL_CAMERAS_GROUP, camera_group(camera_id)):
-            layer.group_send_blocking(group, message)
+        layer.group_send_blocking((ALL_CAMERAS_GROUP, camera_group(camera_id)), message)
     except Exception as exc:  # redis down or restarting: the data is safe in PostgreSQL
         logger.warning(
             "event=broadcast_failed camera=%s type=%s error=%r", camera_id, event["type"], exc

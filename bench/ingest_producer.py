@@ -32,9 +32,10 @@ def main(argv: list[str] | None = None) -> int:
 
     django.setup()
     from alerts.services import create_alert
+    from cameras.models import Camera
 
     snapshot = args.snapshot.read_bytes() if args.snapshot else None
-    cameras = itertools.cycle(int(c) for c in args.cameras.split(","))
+    cameras = itertools.cycle([Camera.objects.get(pk=int(c)) for c in args.cameras.split(",")])
     if args.start_at:
         time.sleep(max(0.0, args.start_at - time.time()))
     ids: list[int] = []
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             next_due += period
         try:
             alert = create_alert(
-                camera_id=next(cameras), face_count=1, boxes=[[320, 180, 180, 180, 0.93]],
+                camera=next(cameras), face_count=1, boxes=[[320, 180, 180, 180, 0.93]],
                 snapshot_jpeg=snapshot,
             )  # fmt: skip
             ids.append(alert.pk)

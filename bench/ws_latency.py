@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -36,6 +37,9 @@ from bench.common import (
     stop_process,
     terminate_on_signals,
 )
+
+if TYPE_CHECKING:
+    from cameras.models import Camera
 
 CLIENTS_PER_PROCESS = 250
 GOAL_P99_MS = 250.0
@@ -138,7 +142,7 @@ def measure(
     clients: int,
     alerts: int,
     spacing_s: float,
-    camera_id: int,
+    camera: "Camera",
     snapshot: bytes | None,
     daphne_pid: int,
     log_dir: Path,
@@ -155,7 +159,7 @@ def measure(
         created = []
         for _ in range(alerts):
             alert = create_alert(
-                camera_id=camera_id, face_count=1, boxes=[[10, 20, 180, 180, 0.9]],
+                camera=camera, face_count=1, boxes=[[10, 20, 180, 180, 0.9]],
                 snapshot_jpeg=snapshot,
             )  # fmt: skip
             created.append(alert.pk)
@@ -267,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
                 say(f"{clients} client(s)")
                 assert daphne.proc is not None
                 row = measure(
-                    url, clients, args.alerts, args.spacing, camera.pk, snapshot,
+                    url, clients, args.alerts, args.spacing, camera, snapshot,
                     daphne.proc.pid, log_dir,
                 )  # fmt: skip
                 rows.append(row)

@@ -90,6 +90,7 @@ class CameraSink:
     """Carries the pipeline's output into Skylark; never raises into the loop."""
 
     def __init__(self, camera: Camera, keeper: LeaseKeeper, redis_client: redis.Redis) -> None:
+        self.camera = camera  # its name goes into alert events; a change restarts the loop
         self.camera_id = camera.pk
         self.config_version = camera.updated_at
         self.keeper = keeper
@@ -136,7 +137,7 @@ class CameraSink:
                 event = self.pending[0]
                 try:
                     create_alert(
-                        camera_id=self.camera_id,
+                        camera=self.camera,
                         face_count=event.face_count,
                         boxes=event.boxes,
                         snapshot_jpeg=event.snapshot_jpeg,

@@ -25,7 +25,7 @@ def two_cameras(db):
 def make_alerts(camera, count, start, step=timedelta(minutes=1)):
     return [
         create_alert(
-            camera_id=camera.pk,
+            camera=camera,
             face_count=1,
             boxes=[[1, 2, 3, 4, 0.9]],
             created_at=start + i * step,
@@ -100,7 +100,7 @@ def test_acknowledge_records_who_and_when(viewer_client, viewer, two_cameras):
 def test_snapshot_is_served_only_to_logged_in_users(
     viewer_client, anon_client, two_cameras, settings
 ):
-    alert = create_alert(camera_id=two_cameras[0].pk, face_count=1, boxes=[], snapshot_jpeg=JPEG)
+    alert = create_alert(camera=two_cameras[0], face_count=1, boxes=[], snapshot_jpeg=JPEG)
     assert alert.snapshot.name.startswith(f"alerts/{alert.created_at:%Y/%m/%d}/")
     body = viewer_client.get(f"/api/alerts/{alert.pk}/").json()
     assert body["snapshot_url"] == f"/api/alerts/{alert.pk}/snapshot"
@@ -116,7 +116,7 @@ def test_snapshot_is_served_only_to_logged_in_users(
 
 
 def test_alert_without_snapshot_and_unknown_ids_are_404(viewer_client, two_cameras):
-    alert = create_alert(camera_id=two_cameras[0].pk, face_count=2, boxes=[])
+    alert = create_alert(camera=two_cameras[0], face_count=2, boxes=[])
     assert viewer_client.get(f"/api/alerts/{alert.pk}/snapshot/").status_code == 404
     assert viewer_client.get("/api/alerts/424242/").status_code == 404
     assert viewer_client.post("/api/alerts/424242/ack").status_code == 404
@@ -126,8 +126,8 @@ def test_deleting_a_camera_deletes_its_alerts_and_snapshot_files(
     operator_client, two_cameras, django_capture_on_commit_callbacks
 ):
     a, b = two_cameras
-    gone = create_alert(camera_id=a.pk, face_count=1, boxes=[], snapshot_jpeg=JPEG)
-    kept = create_alert(camera_id=b.pk, face_count=1, boxes=[], snapshot_jpeg=JPEG)
+    gone = create_alert(camera=a, face_count=1, boxes=[], snapshot_jpeg=JPEG)
+    kept = create_alert(camera=b, face_count=1, boxes=[], snapshot_jpeg=JPEG)
     with django_capture_on_commit_callbacks(execute=True):
         operator_client.delete(f"/api/cameras/{a.pk}/")
     assert not Alert.objects.filter(camera_id=a.pk).exists()

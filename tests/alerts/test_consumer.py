@@ -60,7 +60,7 @@ def cams(db):
 
 
 def new_alert(camera, faces=1):
-    return create_alert(camera_id=camera.pk, face_count=faces, boxes=[[1, 2, 3, 4, 0.9]])
+    return create_alert(camera=camera, face_count=faces, boxes=[[1, 2, 3, 4, 0.9]])
 
 
 def test_no_credentials_refuses_the_handshake(cams):

@@ -17,7 +17,7 @@ JPEG = b"\xff\xd8retention\xff\xd9"
 
 def aged(camera, days: float, with_snapshot: bool = True) -> Alert:
     return create_alert(
-        camera_id=camera.pk,
+        camera=camera,
         face_count=1,
         boxes=[],
         snapshot_jpeg=JPEG if with_snapshot else None,

@@ -35,7 +35,7 @@ def test_camera_list_search_and_alert_thumbnails(admin_client, camera):
     listing = admin_client.get("/admin/cameras/camera/?q=Front")
     assert b"Front door" in listing.content
     alert = create_alert(
-        camera_id=camera.pk, face_count=1, boxes=[], snapshot_jpeg=b"\xff\xd8jpeg\xff\xd9"
+        camera=camera, face_count=1, boxes=[], snapshot_jpeg=b"\xff\xd8jpeg\xff\xd9"
     )
     alerts = admin_client.get("/admin/alerts/alert/")
     assert f"/api/alerts/{alert.pk}/snapshot".encode() in alerts.content

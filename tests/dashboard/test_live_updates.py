@@ -50,7 +50,7 @@ def test_status_alerts_and_stop_update_the_open_page(daphne_server, operator, ca
 
     alert = in_thread(
         create_alert,
-        camera_id=camera.pk,
+        camera=camera,
         face_count=2,
         boxes=[[100, 80, 60, 60, 0.9], [300, 90, 58, 58, 0.8]],
         snapshot_jpeg=astronaut_jpeg(),

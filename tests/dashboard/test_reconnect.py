@@ -50,9 +50,9 @@ def server(django_db_blocker, process_logs) -> Iterator[RestartableServer]:
 class AlertMaker(threading.Thread):
     """Creates an alert every `every` seconds until stopped, noting which phase each fell in."""
 
-    def __init__(self, camera_id: int, every: float = 0.4) -> None:
+    def __init__(self, camera: Camera, every: float = 0.4) -> None:
         super().__init__(daemon=True)
-        self.camera_id = camera_id
+        self.camera = camera
         self.every = every
         self.phase = "up"
         self.made: list[tuple[str, int]] = []
@@ -61,7 +61,7 @@ class AlertMaker(threading.Thread):
     def run(self) -> None:
         try:
             while not self.done.is_set():
-                alert = create_alert(camera_id=self.camera_id, face_count=1, boxes=[])
+                alert = create_alert(camera=self.camera, face_count=1, boxes=[])
                 self.made.append((self.phase, alert.pk))
                 self.done.wait(self.every)
         finally:
@@ -77,7 +77,7 @@ def test_feed_holds_every_alert_once_across_server_restarts(server, viewer, came
     expect(indicator).to_have_attribute("data-state", "connected")
     feed_items = page.locator("#alert-feed [data-alert-id]")
 
-    maker = AlertMaker(camera.pk)
+    maker = AlertMaker(camera)
     maker.start()
     try:
         expect(feed_items).not_to_have_count(0)

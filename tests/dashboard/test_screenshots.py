@@ -58,7 +58,7 @@ def site(operator) -> dict[str, Camera]:
     now = timezone.now()
     for minutes, key, count in [(55, "bay", 1), (41, "front", 1), (23, "bay", 2), (9, "front", 1)]:
         alert = create_alert(
-            camera_id=cameras[key].pk,
+            camera=cameras[key],
             face_count=count,
             boxes=[],
             snapshot_jpeg=snapshot,
@@ -132,7 +132,7 @@ def test_screenshots_of_the_main_pages(
     wait_until_live(page, tiles=3)
     in_thread(
         create_alert,
-        camera_id=site["front"].pk,
+        camera=site["front"],
         face_count=1,
         boxes=[],
         snapshot_jpeg=astronaut_jpeg(),

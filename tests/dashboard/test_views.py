@@ -40,7 +40,7 @@ def test_history_pages_through_every_alert_once_without_count_or_offset(viewer, 
     # Pairs of alerts share a timestamp, so the (created_at, id) cursor must break ties.
     for i in range(2 * PAGE_SIZE + 6):
         create_alert(
-            camera_id=cameras[i % 2].pk,
+            camera=cameras[i % 2],
             face_count=1,
             boxes=[],
             created_at=START + timedelta(seconds=i // 2),
@@ -74,13 +74,9 @@ def test_history_pages_through_every_alert_once_without_count_or_offset(viewer, 
 
 def test_history_filters_by_camera_dates_and_acknowledgement(viewer, operator, cameras):
     a, b = cameras
-    old = create_alert(camera_id=a.pk, face_count=1, boxes=[], created_at=START)
-    seen = create_alert(
-        camera_id=a.pk, face_count=2, boxes=[], created_at=START + timedelta(days=1)
-    )
-    other = create_alert(
-        camera_id=b.pk, face_count=1, boxes=[], created_at=START + timedelta(days=1)
-    )
+    old = create_alert(camera=a, face_count=1, boxes=[], created_at=START)
+    seen = create_alert(camera=a, face_count=2, boxes=[], created_at=START + timedelta(days=1))
+    other = create_alert(camera=b, face_count=1, boxes=[], created_at=START + timedelta(days=1))
     acknowledge_alert(seen, operator)
     client = signed_in(viewer)
 
@@ -97,11 +93,11 @@ def test_history_filters_by_camera_dates_and_acknowledgement(viewer, operator, c
 
 
 def test_acknowledge_answers_scripts_and_plain_forms(viewer, cameras):
-    alert = create_alert(camera_id=cameras[0].pk, face_count=1, boxes=[])
+    alert = create_alert(camera=cameras[0], face_count=1, boxes=[])
     client = signed_in(viewer)
     response = client.post(f"/alerts/{alert.pk}/ack/", HTTP_ACCEPT="application/json", follow=False)
     assert response.json()["acknowledged_by"] == "viewer"
-    other = create_alert(camera_id=cameras[0].pk, face_count=1, boxes=[])
+    other = create_alert(camera=cameras[0], face_count=1, boxes=[])
     response = client.post(f"/alerts/{other.pk}/ack/", {"next": "/alerts/?acknowledged=false"})
     assert response.status_code == 302 and response.url == "/alerts/?acknowledged=false"
     response = client.post(f"/alerts/{other.pk}/ack/", {"next": "https://evil.example/"})

@@ -58,9 +58,9 @@ class ResumingClient:
                 delay = min(delay * 2, 2.0)
 
 
-def make_alert(camera_id: int) -> int:
+def make_alert(camera: Camera) -> int:
     try:
-        return create_alert(camera_id=camera_id, face_count=1, boxes=[]).pk
+        return create_alert(camera=camera, face_count=1, boxes=[]).pk
     finally:
         connection.close()
 
@@ -77,15 +77,15 @@ def test_clients_reconnect_and_resume_across_a_redis_restart(private_redis, view
             ]
             tasks = [asyncio.create_task(c.run()) for c in clients]
             await asyncio.sleep(1.0)
-            created = [await asyncio.to_thread(make_alert, camera.pk) for _ in range(3)]
+            created = [await asyncio.to_thread(make_alert, camera) for _ in range(3)]
             await asyncio.to_thread(private_redis.stop)
             # Alerts made while Redis is down are saved; their broadcast is lost, resume recovers them.
-            created += [await asyncio.to_thread(make_alert, camera.pk) for _ in range(3)]
+            created += [await asyncio.to_thread(make_alert, camera) for _ in range(3)]
             await asyncio.sleep(1.0)
             await asyncio.to_thread(private_redis.start)
             channel_layers.backends.clear()
             await asyncio.sleep(4.0)
-            created += [await asyncio.to_thread(make_alert, camera.pk) for _ in range(3)]
+            created += [await asyncio.to_thread(make_alert, camera) for _ in range(3)]
             deadline = asyncio.get_running_loop().time() + 15
             while any(c.received != created for c in clients):
                 if asyncio.get_running_loop().time() > deadline:

@@ -92,9 +92,7 @@ def test_session_cookie_and_jwt_clients_both_receive_alerts(daphne_server, viewe
             await by_query.send(json.dumps({"type": "subscribe", "cameras": [a.pk]}))
             await receive_until(by_query, "subscribed")
 
-            alert = await in_thread(
-                create_alert, camera_id=a.pk, face_count=2, boxes=[[5, 6, 7, 8, 0.8]]
-            )
+            alert = await in_thread(create_alert, camera=a, face_count=2, boxes=[[5, 6, 7, 8, 0.8]])
             for ws in (by_session, by_query):
                 got = await receive_until(ws, "alert")
                 assert got["alert"]["id"] == alert.pk
@@ -137,11 +135,10 @@ def test_resume_after_disconnect_delivers_exactly_the_missed_alerts(daphne_serve
     async def scenario():
         url = f"{daphne_server.ws_url}?token={token(viewer)}"
         async with websockets.connect(url) as ws:
-            seen = await in_thread(create_alert, camera_id=a.pk, face_count=1, boxes=[])
+            seen = await in_thread(create_alert, camera=a, face_count=1, boxes=[])
             assert (await receive_until(ws, "alert"))["alert"]["id"] == seen.pk
         missed = [
-            await in_thread(create_alert, camera_id=c.pk, face_count=1, boxes=[])
-            for c in (b, a, b, a)
+            await in_thread(create_alert, camera=c, face_count=1, boxes=[]) for c in (b, a, b, a)
         ]
         async with websockets.connect(url) as ws:
             await ws.send(json.dumps({"type": "resume", "after_id": seen.pk}))
@@ -149,7 +146,7 @@ def test_resume_after_disconnect_delivers_exactly_the_missed_alerts(daphne_serve
             while (message := json.loads(await ws.recv()))["type"] != "resume.done":
                 replayed.append(message["alert"]["id"])
             assert replayed == [m.pk for m in missed]
-            live = await in_thread(create_alert, camera_id=b.pk, face_count=1, boxes=[])
+            live = await in_thread(create_alert, camera=b, face_count=1, boxes=[])
             assert await drain_alerts(ws) == [live.pk]
 
     asyncio.run(scenario())

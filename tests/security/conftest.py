@@ -45,7 +45,7 @@ def secret_camera(db):
 @pytest.fixture
 def alert_with_snapshot(secret_camera):
     return create_alert(
-        camera_id=secret_camera.pk,
+        camera=secret_camera,
         face_count=1,
         boxes=[[10, 20, 30, 30, 0.9]],
         snapshot_jpeg=b"\xff\xd8\xff\xe0 not really a jpeg \xff\xd9",

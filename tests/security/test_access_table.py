@@ -407,7 +407,7 @@ def world(django_db_setup, django_db_blocker, process_logs):
                 url="rtsp://cam:pw@192.168.1.30:554/live",
                 desired_state="running",
             )
-            alert = create_alert(camera_id=camera.pk, face_count=1, boxes=[], snapshot_jpeg=JPEG)
+            alert = create_alert(camera=camera, face_count=1, boxes=[], snapshot_jpeg=JPEG)
         yield World(server, users, camera, alert.pk)
     finally:
         server.stop()

@@ -1,6 +1,7 @@
 """CameraSink, the loop's way into Skylark, against the real PostgreSQL and Redis."""
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -15,13 +16,13 @@ from detection.tasks import CameraSink
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def event(camera_id: int, faces: int) -> AlertEvent:
+def event(camera_id: int, faces: int, snapshot: bytes = b"") -> AlertEvent:
     return AlertEvent(
         camera_id=camera_id,
         at=time.time(),
         face_count=faces,
         boxes=[[1, 2, 50, 50, 0.9]] * faces,
-        snapshot_jpeg=b"",
+        snapshot_jpeg=snapshot,
     )
 
 
@@ -37,13 +38,18 @@ def sink():
     lease.release()
 
 
-def test_an_alert_the_database_refuses_is_dropped_and_does_not_hold_back_the_next(sink, caplog):
+def test_an_alert_the_database_refuses_is_dropped_and_does_not_hold_back_the_next(
+    sink, caplog, settings
+):
+    before = set(Path(settings.MEDIA_ROOT).rglob("*.jpg"))
     Camera.objects.filter(pk=sink.camera_id).delete()
-    sink.on_alert(event(sink.camera_id, faces=1))
+    sink.on_alert(event(sink.camera_id, faces=1, snapshot=b"\xff\xd8refused\xff\xd9"))
     sink.on_alert(event(sink.camera_id, faces=2))
     assert not sink.pending, "refused alerts were kept for ever"
     assert caplog.text.count(f"event=alert_dropped camera={sink.camera_id} ") == 2
     assert not Alert.objects.exists()
+    # The file is written before the INSERT the database refuses, and deleted after it.
+    assert set(Path(settings.MEDIA_ROOT).rglob("*.jpg")) == before, "a refused alert left its file"
 
 
 def test_a_loop_that_lost_its_lease_writes_no_status(sink):
