@@ -346,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not args.no_snapshot:
                     snapshot = log_dir / "snapshot.jpg"
                     snapshot.write_bytes(snapshot_jpeg())
-                viewer = User.objects.get(username="bench-viewer")
+                viewer, _ = User.objects.get_or_create(username="bench-viewer")
                 ws_url = f"{daphne.ws_url}?token={AccessToken.for_user(viewer)}"
                 assert daphne.proc is not None
                 ingest.append(
