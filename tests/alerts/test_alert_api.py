@@ -6,7 +6,7 @@ import pytest
 from django.core.files.storage import default_storage
 
 from alerts.models import Alert
-from alerts.services import create_alert
+from alerts.services import alert_event, create_alert
 from cameras.models import Camera
 
 pytestmark = pytest.mark.django_db
@@ -133,3 +133,15 @@ def test_deleting_a_camera_deletes_its_alerts_and_snapshot_files(
     assert not Alert.objects.filter(camera_id=a.pk).exists()
     assert not default_storage.exists(gone.snapshot.name)
     assert default_storage.exists(kept.snapshot.name)
+
+
+def test_an_alert_is_one_insert_and_its_event_carries_the_api_fields(
+    viewer_client, two_cameras, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    # The broadcast runs for real (Redis); the camera's name comes from the caller's Camera.
+    with django_assert_num_queries(1), django_capture_on_commit_callbacks(execute=True) as sent:
+        alert = create_alert(camera=two_cameras[1], face_count=2, boxes=[[1, 2, 3, 4, 0.9]])
+    assert len(sent) == 1
+    listed = viewer_client.get("/api/alerts/").json()["results"][0]
+    assert alert_event(alert) == {"type": "alert", "alert": listed}
+    assert listed["camera_name"] == "B" and listed["face_count"] == 2
