@@ -3,7 +3,8 @@
 Client → server: {"type": "subscribe", "cameras": [ids] | null}, {"type": "resume", "after_id": N},
 {"type": "ping"}. Server → client: {"type": "alert", ...}, {"type": "camera.status", ...},
 {"type": "subscribed", ...}, {"type": "resume.done", ...}, {"type": "resync", ...},
-{"type": "error", "error": "..."}, {"type": "pong"}.
+{"type": "error", "error": "..."}, {"type": "pong"}, and {"type": "batch", "events": [...]}: live
+events that were waiting together, in order, in one frame (alerts/realtime.py).
 """
 
 import asyncio
@@ -19,7 +20,7 @@ from prometheus_client import Gauge
 
 from cameras.selectors import cameras_for_user
 
-from .realtime import ALL_CAMERAS_GROUP, camera_group
+from .realtime import ALL_CAMERAS_GROUP, batch_text, camera_group
 from .selectors import alerts_after
 from .serializers import AlertSerializer
 
@@ -164,11 +165,32 @@ class AlertConsumer(AsyncJsonWebsocketConsumer):
     # -- group events ------------------------------------------------------------------
     async def skylark_event(self, message: dict) -> None:
         """A broadcast event (alerts/realtime.py); its JSON text was encoded once, for everyone."""
+        if text := self._event_text(message):
+            await self.send(text_data=text)
+
+    async def layer_batch(self, message: dict) -> None:
+        """Messages that were waiting together in the channel layer (config/channel_layer.py):
+        their events go out in one frame, anything else is handled in its place."""
+        texts: list[str] = []
+        for inner in message["messages"]:
+            if inner["type"] == "skylark.event":
+                if text := self._event_text(inner):
+                    texts.append(text)
+                continue
+            if texts:
+                await self.send(text_data=batch_text(texts))
+                texts = []
+            await self.dispatch(inner)
+        if texts:
+            await self.send(text_data=batch_text(texts))
+
+    def _event_text(self, message: dict) -> str | None:
+        """The event's JSON if this connection is to send it, else None."""
         if self.camera_filter is not None and message["camera_id"] not in self.camera_filter:
-            return
+            return None
         if message["alert_id"] is not None and not self._first_time(message["alert_id"]):
-            return
-        await self.send(text_data=message["text"])
+            return None
+        return message["text"]
 
     async def skylark_interrupted(self, message: dict) -> None:
         """The layer lost its Redis subscriptions for a while (config/channel_layer.py): events

@@ -25,6 +25,21 @@ def group_message(camera_id: int, event: dict) -> dict:
     }
 
 
+def batch_text(texts: list[str]) -> str:
+    """One WebSocket message for the encoded events `texts`: the event itself if alone, else
+    {"type": "batch", "events": [...]} holding them in order."""
+    if len(texts) == 1:
+        return texts[0]
+    return '{"type": "batch", "events": [' + ", ".join(texts) + "]}"
+
+
+def events_in(message: dict) -> list[dict]:
+    """The events a received live-feed message carries, in order (for Python clients)."""
+    if message.get("type") == "batch":
+        return message["events"]
+    return [message]
+
+
 def broadcast(camera_id: int, event: dict) -> None:
     """Send `event` to subscribers of the camera and of all cameras.
 

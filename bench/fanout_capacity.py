@@ -7,7 +7,10 @@ group every dashboard joins, from one long-lived event loop in this process, at 
 refuses (a channel over capacity, logged by the sender) and one daphne drops from a consumer's
 local queue (100 deep) both show up as lost.
 
-    .venv/bin/python bench/fanout_capacity.py [--rates 25,50,100,200] [--clients 100] [--batch 1]
+Events that arrive together reach a client in one `batch` frame (config/channel_layer.py), as
+they do in production; the table shows how many WebSocket frames that took.
+
+    .venv/bin/python bench/fanout_capacity.py [--rates 25,50,100,200] [--clients 100]
 """
 
 import argparse
@@ -58,15 +61,8 @@ def alert_payload(alert_id: int, camera_id: int) -> dict:
     }  # fmt: skip
 
 
-def send_events(
-    rate: float, seconds: float, first_id: int, camera_id: int, batch: int = 1
-) -> list[int]:
-    """group_send `rate` alerts a second for `seconds` from a dedicated event loop.
-
-    batch > 1 sends them `batch` to a message as {"type": "alert.batch", "alerts": [...]}: not
-    part of Skylark's protocol, but the consumer forwards any event's text as it is, so this
-    measures what batching would cost daphne without changing the app.
-    """
+def send_events(rate: float, seconds: float, first_id: int, camera_id: int) -> list[int]:
+    """group_send `rate` alerts a second for `seconds` from a dedicated event loop."""
     from channels.layers import get_channel_layer
 
     from alerts.realtime import ALL_CAMERAS_GROUP, group_message
@@ -76,18 +72,13 @@ def send_events(
     async def run() -> list[int]:
         ids: list[int] = []
         start = time.monotonic()
-        messages = int(rate * seconds / batch)
-        for n in range(messages):
-            delay = start + n * batch / rate - time.monotonic()
+        for n in range(int(rate * seconds)):
+            delay = start + n / rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            alerts = [alert_payload(first_id + len(ids) + i, camera_id) for i in range(batch)]
-            if batch == 1:
-                event = {"type": "alert", "alert": alerts[0]}
-            else:
-                event = {"type": "alert.batch", "alerts": alerts}
+            event = {"type": "alert", "alert": alert_payload(first_id + n, camera_id)}
             await layer.group_send(ALL_CAMERAS_GROUP, group_message(camera_id, event))
-            ids += [alert["id"] for alert in alerts]
+            ids.append(first_id + n)
         return ids
 
     result: list[int] = []
@@ -102,9 +93,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rates", default="25,50,100,200,400", help="alert events per second")
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=8.0, help="per rate")
-    parser.add_argument(
-        "--batch", type=int, default=1, help="alerts per message (>1: what batching would give)"
-    )
     parser.add_argument(
         "--asgi",
         default="config.asgi:application",
@@ -142,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                     assert daphne.proc is not None
                     meter = CpuMeter([daphne.proc.pid])
                     meter.start()
-                    ids = send_events(rate, args.seconds, next_id, 1, args.batch)
+                    ids = send_events(rate, args.seconds, next_id, 1)
                     next_id += len(ids)
                     received = group.finish()  # waits until nothing more arrives
                     cpu = meter.stop()
@@ -159,10 +147,10 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(
                     {
                         "rate": rate,
-                        "batch": args.batch,
                         "clients": connected,
                         "deliveries_per_s": rate * connected,
-                        "ws_messages_per_s": rate * connected / args.batch,
+                        "ws_messages_per_s": group.frames / args.seconds,
+                        "alerts_per_message": len(latencies) / max(1, group.frames),
                         "expected": expected,
                         "lost": lost,
                         "lost_pct": 100 * lost / expected if expected else 0.0,
@@ -181,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             daphne.stop()
 
-    keys = ["rate", "batch", "clients", "deliveries_per_s", "ws_messages_per_s", "expected"]
+    keys = ["rate", "clients", "deliveries_per_s", "ws_messages_per_s", "alerts_per_message"]
+    keys += ["expected"]
     keys += ["lost", "lost_pct"]
     keys += ["refused_by_redis", "p50_ms", "p95_ms", "p99_ms", "daphne_cpu_pct"]
     keys += ["daphne_cpu_us_per_delivery", "clients_cpu_us_per_delivery", "machine_busy_pct"]
@@ -192,7 +181,6 @@ def main(argv: list[str] | None = None) -> int:
     Figure(
         figure=(
             f"fan-out capacity of one daphne, {args.clients} clients"
-            + (f", {args.batch} alerts per message" if args.batch > 1 else "")
             + (f" [what-if {args.asgi}]" if args.asgi != "config.asgi:application" else "")
         ),
         goal="500 alerts/s x 100 clients = 50,000 deliveries/s, no loss (ingest goal)",
@@ -206,7 +194,6 @@ def main(argv: list[str] | None = None) -> int:
         baseline="-",
         ratio=f"{best['rate'] / 500:.2f} of goal" if best else "n/a",
         command=".venv/bin/python bench/fanout_capacity.py"
-        + (f" --batch {args.batch}" if args.batch > 1 else "")
         + (f" --asgi {args.asgi}" if args.asgi != "config.asgi:application" else ""),
         ok=bool(best) and best["rate"] >= 500,
         details={"rows": rows},

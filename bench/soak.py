@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from alerts.realtime import events_in
 from bench.common import (
     PYTHON,
     ROOT,
@@ -92,11 +93,11 @@ class Dashboard:
                     last = self.alerts[-1][0] if self.alerts else 0
                     await ws.send(json.dumps({"type": "resume", "after_id": last}))
                     async for raw in ws:
-                        event = json.loads(raw)
-                        if event.get("type") == "alert":
-                            alert = event["alert"]
-                            created = datetime.fromisoformat(alert["created_at"]).timestamp()
-                            self.alerts.append((alert["id"], created, time.time()))
+                        for event in events_in(json.loads(raw)):
+                            if event["type"] == "alert":
+                                alert = event["alert"]
+                                created = datetime.fromisoformat(alert["created_at"]).timestamp()
+                                self.alerts.append((alert["id"], created, time.time()))
             except (OSError, TimeoutError, websockets.WebSocketException):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)

@@ -3,9 +3,11 @@ note when each alert arrives; a helper of ws_latency.py, e2e_latency.py and aler
 
 Prints {"ev": "ready", ...} once every client is connected and keeps receiving until stdin closes
 (or --duration passes), then until nothing has arrived for --quiet seconds. Then one line per
-client: {"ev": "client", "alerts": [[id, created_at, received], ...], "server_closed": code},
+client: {"ev": "client", "alerts": [[id, created_at, received], ...], "frames": n, "server_closed":
+code},
 with the alert's own created_at (unix time, from the event) and the time the message was read off
-the socket, both from this machine's clock; code is the close code if the server closed the
+the socket, both from this machine's clock; n the WebSocket messages it read (a `batch` holds several
+events); code is the close code if the server closed the
 connection first, else 0. Parsing waits until the end so that receiving costs as little as
 possible; a last {"ev": "done", "cpu_s": ...} line says how much CPU this process used.
 
@@ -20,9 +22,14 @@ import sys
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from alerts.realtime import events_in  # noqa: E402  (after the path: run as a script)
 
 
 async def open_client(url: str, attempts: int = 5) -> ClientConnection:
@@ -49,16 +56,11 @@ async def receive(ws: ClientConnection, log: list[tuple[float, str]], stop: asyn
 def alerts_of(log: list[tuple[float, str]]) -> list[list]:
     found = []
     for received, raw in log:
-        event = json.loads(raw)
-        if event.get("type") == "alert":
-            batch = [event["alert"]]
-        elif event.get("type") == "alert.batch":  # fanout_capacity.py --batch
-            batch = event["alerts"]
-        else:
-            continue
-        for alert in batch:
-            created = datetime.fromisoformat(alert["created_at"]).timestamp()
-            found.append([alert["id"], created, received])
+        for event in events_in(json.loads(raw)):
+            if event["type"] == "alert":
+                alert = event["alert"]
+                created = datetime.fromisoformat(alert["created_at"]).timestamp()
+                found.append([alert["id"], created, received])
     return found
 
 
@@ -118,7 +120,8 @@ async def run(
     closed_early = await asyncio.gather(*readers)
     receiving_cpu_s = time.process_time()
     for index, (log, code) in enumerate(zip(logs, closed_early, strict=True)):
-        record = {"ev": "client", "client": index, "alerts": alerts_of(log), "server_closed": code}
+        record = {"ev": "client", "client": index, "alerts": alerts_of(log), "frames": len(log)}
+        record["server_closed"] = code
         print(json.dumps(record), flush=True)
     print(json.dumps({"ev": "done", "cpu_s": receiving_cpu_s}), flush=True)
 

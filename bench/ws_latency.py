@@ -56,6 +56,7 @@ class ClientGroup:
         self.cpu_s = 0.0  # CPU the client processes used, known after finish()
         self.server_closed = 0  # connections daphne closed before the end, known after finish()
         self.close_codes: list[int] = []  # their WebSocket close codes
+        self.frames = 0  # WebSocket messages the clients read, known after finish()
         sizes = [CLIENTS_PER_PROCESS] * (total // CLIENTS_PER_PROCESS)
         if total % CLIENTS_PER_PROCESS:
             sizes.append(total % CLIENTS_PER_PROCESS)
@@ -100,7 +101,8 @@ class ClientGroup:
         results = []
         self.cpu_s = 0.0
         self.server_closed = 0
-        self.close_codes: list[int] = []
+        self.close_codes = []
+        self.frames = 0
         for proc in self.procs:
             assert proc.stdin is not None and proc.stdout is not None
             proc.stdin.close()
@@ -109,6 +111,7 @@ class ClientGroup:
                 record = json.loads(line)
                 if record["ev"] == "client":
                     results.append(record["alerts"])
+                    self.frames += record["frames"]
                     if record.get("server_closed"):
                         self.server_closed += 1
                         self.close_codes.append(record["server_closed"])

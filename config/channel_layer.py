@@ -16,6 +16,14 @@ dashboards reconnect and resume from the last alert they saw, as after any other
 It subclasses channels_redis 4.3's pub/sub classes and uses some of their private helpers, so
 channels-redis stays pinned (pyproject.toml); an upgrade must re-run tests/realtime.
 
+Under load it hands a consumer everything waiting for it at once: the receiver reads every
+message Redis has sent so far, not one per turn of the event loop, and receive() returns the
+messages queued for a consumer as one BATCH message ({"type": "layer.batch", "messages": [...]},
+in order). A consumer then dispatches once for many events (the live feed sends them in one
+WebSocket frame) instead of once each: with 100 dashboards and 500 alerts/s that is 50,000
+dispatches a second, more than one process can make. At a quiet rate nothing waits and every
+message comes alone, as before.
+
 Sync code (Celery workers, views) publishes with group_send_blocking(): PUBLISHes pipelined on a
 kept connection, where async_to_sync(group_send) would start an event loop and a connection per
 call (0.06 ms against 3.4 ms measured).
@@ -38,6 +46,11 @@ from channels_redis.utils import _close_redis, _consistent_hash, _wrap_close, de
 logger = logging.getLogger("skylark.realtime")
 
 INTERRUPTED = {"type": "skylark.interrupted"}
+BATCH_TYPE = "layer.batch"
+# The most messages one receive() returns; the rest wait for the next.
+MAX_BATCH = 200
+# The most messages the receiver reads off its connection before it lets the consumers run.
+MAX_READ_AT_ONCE = 1000
 
 
 class _Shard(RedisSingleShardConnection):
@@ -49,6 +62,15 @@ class _Shard(RedisSingleShardConnection):
                         ignore_subscribe_messages=True, timeout=0.1
                     )
                     self._receive_message(message)
+                    # Whatever else has arrived is queued now, so each consumer finds it all at
+                    # its next receive() (one batch) rather than one message per loop turn.
+                    for _ in range(MAX_READ_AT_ONCE):
+                        if message is None or not self._pubsub.subscribed:
+                            break
+                        message = await self._pubsub.get_message(
+                            ignore_subscribe_messages=True, timeout=0.0
+                        )
+                        self._receive_message(message)
                 else:
                     await asyncio.sleep(0.1)
             except (asyncio.CancelledError, GeneratorExit):
@@ -81,6 +103,19 @@ class _LoopLayer(RedisPubSubLoopLayer):
     def __init__(self, *args, hosts=None, **kwargs) -> None:
         super().__init__(*args, hosts=hosts, **kwargs)
         self._shards = [_Shard(host, self) for host in decode_hosts(hosts)]
+
+    async def receive(self, channel: str) -> dict:
+        """The next message for `channel`; if more are already queued, up to MAX_BATCH of them
+        in order, as one BATCH_TYPE message."""
+        message = await super().receive(channel)
+        queue = self.channels.get(channel)
+        if queue is None or queue.empty():
+            return message
+        messages = [message]
+        deserialize = self.channel_layer.deserialize
+        while len(messages) < MAX_BATCH and not queue.empty():
+            messages.append(deserialize(queue.get_nowait()))
+        return {"type": BATCH_TYPE, "messages": messages}
 
 
 class PubSubChannelLayer(RedisPubSubChannelLayer):

@@ -1,14 +1,17 @@
 """The WebSocket consumer's logic through Channels' WebsocketCommunicator, on the real Redis layer."""
 
 import asyncio
+import threading
 from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db import connection
 from rest_framework_simplejwt.tokens import AccessToken
 
 from alerts.consumers import CLOSE_MESSAGE_TOO_BIG
+from alerts.realtime import events_in
 from alerts.services import create_alert
 from cameras.models import Camera
 from cameras.services import record_status
@@ -39,8 +42,7 @@ async def alerts_received(communicator: WebsocketCommunicator, quiet: float = 0.
     ids = []
     while not await communicator.receive_nothing(timeout=quiet):
         message = await communicator.receive_json_from()
-        if message["type"] == "alert":
-            ids.append(message["alert"]["id"])
+        ids += [event["alert"]["id"] for event in events_in(message) if event["type"] == "alert"]
     return ids
 
 
@@ -110,6 +112,50 @@ def test_alerts_reach_all_and_camera_subscribers_only(viewer, cams):
         assert await alerts_received(only_b) == []
         for c in (everything, only_a, only_b):
             await c.disconnect()
+
+    run(scenario())
+
+
+def test_events_that_wait_together_leave_in_one_frame_in_order(viewer, cams):
+    a, b = cams
+
+    async def scenario():
+        everything = await connect(f"/ws/?token={token_for(viewer)}")
+        only_a = await connect(f"/ws/?token={token_for(viewer)}")
+        await only_a.send_json_to({"type": "subscribe", "cameras": [a.pk]})
+        await next_of_type(only_a, "subscribed")
+
+        created = []
+
+        def save() -> None:
+            try:
+                created.extend([new_alert(a), new_alert(b), new_alert(a)])
+                record_status(a.pk, status="online", fps_in=15.0, fps_out=15.0)
+            finally:
+                connection.close()
+
+        # The event loop is held (join, not await) while another thread saves: the events wait
+        # in the layer together, as they do when daphne is busy.
+        saver = threading.Thread(target=save)
+        saver.start()
+        saver.join()
+        a1, b1, a2 = (alert.pk for alert in created)
+
+        def summary(frame: dict) -> list:
+            assert frame["type"] == "batch", frame
+            return [
+                e["alert"]["id"] if e["type"] == "alert" else e["type"] for e in frame["events"]
+            ]
+
+        assert summary(await everything.receive_json_from(timeout=3)) == [
+            a1, b1, a2, "camera.status"
+        ]  # fmt: skip
+        assert summary(await only_a.receive_json_from(timeout=3)) == [a1, a2, "camera.status"]
+        # A lone event still comes alone.
+        lone = await sync_to_async(new_alert)(b)
+        assert (await everything.receive_json_from(timeout=3))["alert"]["id"] == lone.pk
+        for client in (everything, only_a):
+            await client.disconnect()
 
     run(scenario())
 

@@ -1,5 +1,9 @@
 """Status, alerts and Start/Stop reach an open grid page over the WebSocket, without a reload."""
 
+import json
+import os
+import signal
+
 import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
@@ -87,4 +91,35 @@ def test_status_alerts_and_stop_update_the_open_page(daphne_server, operator, ca
     assert page.evaluate("window.loadedOnce") is True, "the page was never reloaded"
     assert page.locator("#alert-feed [data-alert-id]").count() == 1
     assert in_thread(Alert.objects.count) == 1
+    assert session.errors == []
+
+
+def test_alerts_that_arrive_in_one_batch_frame_all_reach_the_page(
+    daphne_server, operator, camera, open_page
+):
+    session = open_page(daphne_server, operator)
+    page = session.page
+    frames: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: frames.append(frame)))
+    page.goto("/", wait_until="domcontentloaded")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+
+    # daphne is held still while the alerts are saved, so their events wait for it together
+    # and leave in one frame, as they do under load.
+    assert daphne_server.proc is not None
+    os.kill(daphne_server.proc.pid, signal.SIGSTOP)
+    try:
+        alerts = [
+            in_thread(create_alert, camera=camera, face_count=1, boxes=[[10, 10, 50, 50, 0.9]])
+            for _ in range(3)
+        ]
+    finally:
+        os.kill(daphne_server.proc.pid, signal.SIGCONT)
+
+    for alert in alerts:
+        expect(page.locator(f'#alert-feed [data-alert-id="{alert.pk}"]')).to_have_count(1)
+    batches = [json.loads(f) for f in frames if isinstance(f, str) and '"type": "batch"' in f]
+    assert [[e["alert"]["id"] for e in batch["events"]] for batch in batches] == [
+        [alert.pk for alert in alerts]
+    ]
     assert session.errors == []

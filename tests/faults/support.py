@@ -17,6 +17,7 @@ from typing import TypeVar
 
 import websockets
 
+from alerts.realtime import events_in
 from detection.simulator.control import RtspReceiver
 from tests.support.processes import ROOT, CeleryWorker, Process
 
@@ -174,11 +175,11 @@ class ResumingClient:
                     last = self.received[-1] if self.received else self.after_id
                     await ws.send(json.dumps({"type": "resume", "after_id": last}))
                     async for raw in ws:
-                        message = json.loads(raw)
-                        if message["type"] == "alert":
-                            self.received.append(message["alert"]["id"])
-                        elif message["type"] == "resume.done":
-                            self.resumes_done += 1
+                        for message in events_in(json.loads(raw)):
+                            if message["type"] == "alert":
+                                self.received.append(message["alert"]["id"])
+                            elif message["type"] == "resume.done":
+                                self.resumes_done += 1
             except (OSError, websockets.WebSocketException, TimeoutError):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)

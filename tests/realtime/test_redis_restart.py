@@ -9,6 +9,7 @@ from channels.layers import channel_layers
 from django.db import connection
 from rest_framework_simplejwt.tokens import AccessToken
 
+from alerts.realtime import events_in
 from alerts.services import create_alert
 from cameras.models import Camera
 from tests.support.processes import Daphne, child_env
@@ -50,9 +51,9 @@ class ResumingClient:
                     last = self.received[-1] if self.received else 0
                     await ws.send(json.dumps({"type": "resume", "after_id": last}))
                     async for raw in ws:
-                        message = json.loads(raw)
-                        if message["type"] == "alert":
-                            self.received.append(message["alert"]["id"])
+                        for message in events_in(json.loads(raw)):
+                            if message["type"] == "alert":
+                                self.received.append(message["alert"]["id"])
             except (OSError, websockets.WebSocketException, TimeoutError):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)

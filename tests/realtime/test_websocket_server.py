@@ -9,6 +9,7 @@ from django.db import connection
 from django.test import Client
 from rest_framework_simplejwt.tokens import AccessToken
 
+from alerts.realtime import events_in
 from alerts.services import create_alert
 from cameras.models import Camera
 from cameras.services import record_status
@@ -43,8 +44,7 @@ async def drain_alerts(ws, quiet: float = 0.7) -> list[int]:
             message = json.loads(await asyncio.wait_for(ws.recv(), quiet))
         except TimeoutError:
             return ids
-        if message["type"] == "alert":
-            ids.append(message["alert"]["id"])
+        ids += [event["alert"]["id"] for event in events_in(message) if event["type"] == "alert"]
 
 
 async def in_thread(fn, *args, **kwargs):

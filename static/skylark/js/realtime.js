@@ -103,6 +103,10 @@ export class LiveSocket {
 
   #receive(message) {
     switch (message.type) {
+      case 'batch':
+        // Live events that were waiting together on the server, in order, in one frame.
+        message.events.forEach((event) => this.#receive(event));
+        break;
       case 'alert':
         if (this.markSeen(message.alert.id)) this.handlers.onAlert(message.alert);
         break;
