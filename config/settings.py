@@ -5,6 +5,7 @@ Every variable is listed with its default in .env.example and in the README.
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 
@@ -86,10 +87,13 @@ CACHES = {
         "KEY_PREFIX": "skylark",
     }
 }
+# Redis pub/sub channels belong to the whole server, not to a database: the prefix names the
+# database, so two Skylarks on one Redis (databases 0 and 1, say) never hear each other's alerts.
+_REDIS_DB = urlsplit(REDIS_URL).path.strip("/") or "0"
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "config.channel_layer.PubSubChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "skylark:asgi"},
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"skylark:{_REDIS_DB}:asgi"},
     }
 }
 

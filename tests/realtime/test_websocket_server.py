@@ -150,3 +150,36 @@ def test_resume_after_disconnect_delivers_exactly_the_missed_alerts(daphne_serve
             assert await drain_alerts(ws) == [live.pk]
 
     asyncio.run(scenario())
+
+
+def test_a_skylark_on_another_redis_database_hears_none_of_these_alerts(
+    daphne_server, viewer, cams, process_logs
+):
+    """Redis pub/sub channels belong to the whole server: the channel prefix names the database
+    (config/settings.py), so two installations sharing one Redis keep their live feeds apart."""
+    from django.conf import settings
+
+    from tests.support.processes import Daphne, child_env
+
+    ours = settings.REDIS_URL
+    other_db = (int(ours.rsplit("/", 1)[1]) + 1) % 16
+    neighbour = Daphne(
+        child_env(REDIS_URL=f"{ours.rsplit('/', 1)[0]}/{other_db}"), process_logs
+    ).start()
+    try:
+
+        async def scenario():
+            async with (
+                websockets.connect(f"{daphne_server.ws_url}?token={token(viewer)}") as here,
+                websockets.connect(f"{neighbour.ws_url}?token={token(viewer)}") as there,
+            ):
+                for ws in (here, there):
+                    await ws.send(json.dumps({"type": "ping"}))
+                    await receive_until(ws, "pong")
+                alert = await in_thread(create_alert, camera=cams[0], face_count=1, boxes=[])
+                assert await drain_alerts(here) == [alert.pk]
+                assert await drain_alerts(there) == []
+
+        asyncio.run(scenario())
+    finally:
+        neighbour.stop()
