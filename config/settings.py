@@ -87,13 +87,19 @@ CACHES = {
         "KEY_PREFIX": "skylark",
     }
 }
-# Redis pub/sub channels belong to the whole server, not to a database: the prefix names the
-# database, so two Skylarks on one Redis (databases 0 and 1, say) never hear each other's alerts.
-_REDIS_DB = urlsplit(REDIS_URL).path.strip("/") or "0"
+
+
+def channel_prefix(redis_url: str) -> str:
+    """The Channels prefix on this Redis. Pub/sub channels belong to the whole server, not to a
+    database: the prefix names the database, so two Skylarks on one Redis (databases 0 and 1,
+    say) never hear each other's alerts."""
+    return f"skylark:{urlsplit(redis_url).path.strip('/') or '0'}:asgi"
+
+
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "config.channel_layer.PubSubChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"skylark:{_REDIS_DB}:asgi"},
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": channel_prefix(REDIS_URL)},
     }
 }
 

@@ -12,6 +12,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from alerts.realtime import events_in
 from alerts.services import create_alert
 from cameras.models import Camera
+from config.settings import channel_prefix
 from tests.support.processes import Daphne, child_env
 from tests.support.redis_server import RedisServer
 
@@ -23,9 +24,8 @@ def private_redis(tmp_path, settings):
     server = RedisServer(tmp_path).start()
     settings.REDIS_URL = server.url
     layer = settings.CHANNEL_LAYERS["default"]  # what daphne uses, on the private Redis
-    settings.CHANNEL_LAYERS = {
-        "default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": [server.url]}}
-    }
+    config = {"hosts": [server.url], "prefix": channel_prefix(server.url)}
+    settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": config}}
     channel_layers.backends.clear()
     yield server
     server.stop()
