@@ -11,6 +11,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from alerts.routing import websocket_urlpatterns  # noqa: E402
 from alerts.ws_auth import websocket_auth_stack  # noqa: E402
+from config import socket_writes  # noqa: E402
+
+socket_writes.install()  # daphne's writes go out at once when nothing is queued before them
 
 application = ProtocolTypeRouter(
     {

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test import Client
 from rest_framework_simplejwt.tokens import AccessToken
 
-from alerts.realtime import events_in
+from alerts.realtime import broadcast, events_in
 from alerts.services import create_alert
 from cameras.models import Camera
 from cameras.services import record_status
@@ -148,6 +148,39 @@ def test_resume_after_disconnect_delivers_exactly_the_missed_alerts(daphne_serve
             assert replayed == [m.pk for m in missed]
             live = await in_thread(create_alert, camera=b, face_count=1, boxes=[])
             assert await drain_alerts(ws) == [live.pk]
+
+    asyncio.run(scenario())
+
+
+def test_a_client_that_stops_reading_gets_every_event_in_order_once_it_reads(
+    daphne_server, viewer, cams
+):
+    """18 MB of events while the client reads nothing: the sockets' buffers fill, daphne keeps
+    what they do not take (config/socket_writes.py falls back to Twisted's buffer) and sends it
+    in order once the client reads again."""
+    camera = cams[0]
+    padding = "x" * 300_000
+    events = [
+        {"type": "alert", "alert": {"id": n, "camera": camera.pk, "note": padding}}
+        for n in range(1, 61)
+    ]
+
+    async def scenario():
+        async with websockets.connect(
+            f"{daphne_server.ws_url}?token={token(viewer)}", max_size=None, max_queue=1
+        ) as ws:
+            await ws.send(json.dumps({"type": "ping"}))
+            await receive_until(ws, "pong")
+            for event in events:
+                await asyncio.to_thread(broadcast, camera.pk, event)
+            await asyncio.sleep(1.0)  # the client reads nothing meanwhile
+            received = []
+            async with asyncio.timeout(30):
+                while len(received) < len(events):
+                    message = json.loads(await ws.recv())
+                    received += [e["alert"] for e in events_in(message) if e["type"] == "alert"]
+            assert [alert["id"] for alert in received] == list(range(1, 61))
+            assert all(alert["note"] == padding for alert in received)
 
     asyncio.run(scenario())
 
