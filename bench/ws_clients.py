@@ -3,12 +3,11 @@ note when each alert arrives; a helper of ws_latency.py, e2e_latency.py and aler
 
 Prints {"ev": "ready", ...} once every client is connected and keeps receiving until stdin closes
 (or --duration passes), then until nothing has arrived for --quiet seconds. Then one line per
-client: {"ev": "client", "alerts": [[id, created_at, received], ...], "frames": n, "server_closed":
-code},
-with the alert's own created_at (unix time, from the event) and the time the message was read off
-the socket, both from this machine's clock; n the WebSocket messages it read (a `batch` holds several
-events); code is the close code if the server closed the
-connection first, else 0. Parsing waits until the end so that receiving costs as little as
+client: {"ev": "client", "alerts": [[id, created_at, received], ...], "frames": n,
+"server_closed": code}, with the alert's own created_at (unix time, from the event) and the time
+the message was read off the socket, both from this machine's clock; n the WebSocket messages it
+read (a `batch` holds several events); code the close code if the server closed the connection
+first, else 0. Parsing waits until the end so that receiving costs as little as
 possible; a last {"ev": "done", "cpu_s": ...} line says how much CPU this process used.
 
     .venv/bin/python bench/ws_clients.py --url 'ws://127.0.0.1:8000/ws/?token=JWT' --clients 100
@@ -120,8 +119,13 @@ async def run(
     closed_early = await asyncio.gather(*readers)
     receiving_cpu_s = time.process_time()
     for index, (log, code) in enumerate(zip(logs, closed_early, strict=True)):
-        record = {"ev": "client", "client": index, "alerts": alerts_of(log), "frames": len(log)}
-        record["server_closed"] = code
+        record = {
+            "ev": "client",
+            "client": index,
+            "alerts": alerts_of(log),
+            "frames": len(log),
+            "server_closed": code,
+        }
         print(json.dumps(record), flush=True)
     print(json.dumps({"ev": "done", "cpu_s": receiving_cpu_s}), flush=True)
 
