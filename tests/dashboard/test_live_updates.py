@@ -94,7 +94,7 @@ def test_status_alerts_and_stop_update_the_open_page(daphne_server, operator, ca
     assert session.errors == []
 
 
-def test_alerts_that_arrive_in_one_batch_frame_all_reach_the_page(
+def test_alerts_that_arrive_in_batch_frames_all_reach_the_page(
     daphne_server, operator, camera, open_page
 ):
     session = open_page(daphne_server, operator)
@@ -105,21 +105,22 @@ def test_alerts_that_arrive_in_one_batch_frame_all_reach_the_page(
     expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
 
     # daphne is held still while the alerts are saved, so their events wait for it together
-    # and leave in one frame, as they do under load.
+    # and leave in batch frames, as they do under load. How they split into frames depends on
+    # how daphne's loop interleaves reading Redis with sending; order and count do not.
     assert daphne_server.proc is not None
     os.kill(daphne_server.proc.pid, signal.SIGSTOP)
     try:
         alerts = [
             in_thread(create_alert, camera=camera, face_count=1, boxes=[[10, 10, 50, 50, 0.9]])
-            for _ in range(3)
+            for _ in range(6)
         ]
     finally:
         os.kill(daphne_server.proc.pid, signal.SIGCONT)
 
     for alert in alerts:
         expect(page.locator(f'#alert-feed [data-alert-id="{alert.pk}"]')).to_have_count(1)
-    batches = [json.loads(f) for f in frames if isinstance(f, str) and '"type": "batch"' in f]
-    assert [[e["alert"]["id"] for e in batch["events"]] for batch in batches] == [
-        [alert.pk for alert in alerts]
-    ]
+    received = [json.loads(f) for f in frames if isinstance(f, str)]
+    events = [e for m in received for e in (m["events"] if m["type"] == "batch" else [m])]
+    assert [e["alert"]["id"] for e in events if e["type"] == "alert"] == [a.pk for a in alerts]
+    assert any(m["type"] == "batch" for m in received), [m["type"] for m in received]
     assert session.errors == []
