@@ -81,10 +81,29 @@ class _Shard(RedisSingleShardConnection):
                 await self._start_over()
                 return
 
+    def _receive_message(self, message: dict | None) -> None:
+        """Queue `message` for the consumers it is addressed to (its channel, or its group's
+        channels), decoded once here: channels_redis queues the raw bytes and decodes them again
+        in every consumer's receive(), 100 decodes of one alert for 100 dashboards. The queues
+        share the one decoded dict; consumers only read it."""
+        if message is None:
+            return
+        name = message["channel"]
+        if isinstance(name, bytes):
+            name = name.decode()
+        channels = self.channel_layer.channels
+        if name in channels:
+            targets = [name]
+        else:
+            targets = [c for c in self.channel_layer.groups.get(name, ()) if c in channels]
+        if targets:
+            decoded = self.channel_layer.channel_layer.deserialize(message["data"])
+            for channel in targets:
+                channels[channel].put_nowait(decoded)
+
     def _tell_consumers(self) -> None:
-        data = self.channel_layer.channel_layer.serialize(INTERRUPTED)
         for queue in self.channel_layer.channels.values():
-            queue.put_nowait(data)
+            queue.put_nowait(INTERRUPTED)
 
     async def _start_over(self) -> None:
         """Forget the connection and every subscription: the consumers told above close, and
@@ -112,14 +131,18 @@ class _LoopLayer(RedisPubSubLoopLayer):
         if queue is None or queue.empty():
             return message
         messages = [message]
-        deserialize = self.channel_layer.deserialize
         while len(messages) < MAX_BATCH and not queue.empty():
-            messages.append(deserialize(queue.get_nowait()))
+            messages.append(queue.get_nowait())
         return {"type": BATCH_TYPE, "messages": messages}
 
 
 class PubSubChannelLayer(RedisPubSubChannelLayer):
     """RedisPubSubChannelLayer whose consumers hear of every break in its subscriptions."""
+
+    def deserialize(self, message: bytes | dict) -> dict:
+        """The queues already hold decoded messages (_Shard._receive_message), which
+        channels_redis's receive() passes through here."""
+        return message if isinstance(message, dict) else super().deserialize(message)
 
     def group_send_blocking(self, groups: Iterable[str], message: dict) -> None:
         """group_send() to each of `groups`, for sync code: the same channels and encoding as the

@@ -1,7 +1,9 @@
 """The WebSocket consumer's logic through Channels' WebsocketCommunicator, on the real Redis layer."""
 
 import asyncio
+import itertools
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -10,7 +12,7 @@ from channels.testing import WebsocketCommunicator
 from django.db import connection
 from rest_framework_simplejwt.tokens import AccessToken
 
-from alerts.consumers import CLOSE_MESSAGE_TOO_BIG
+from alerts.consumers import CLOSE_MESSAGE_TOO_BIG, FRAME_GAP_S, _spaced
 from alerts.realtime import events_in
 from alerts.services import create_alert
 from cameras.models import Camera
@@ -168,6 +170,64 @@ def test_events_that_wait_together_leave_in_batch_frames_in_order(viewer, cams):
         assert (await everything.receive_json_from(timeout=3))["alert"]["id"] == lone.pk
         for client in (everything, only_a):
             await client.disconnect()
+
+    run(scenario())
+
+
+def test_a_lone_event_leaves_at_once_and_the_next_waits_out_the_frame_gap():
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[dict] = asyncio.Queue()
+        receive = _spaced(queue.get, FRAME_GAP_S)
+        queue.put_nowait({"n": 1})
+        started = loop.time()
+        assert await receive() == {"n": 1}
+        first_at = loop.time()
+        assert first_at - started < FRAME_GAP_S  # nothing before it: no wait
+        queue.put_nowait({"n": 2})
+        assert await receive() == {"n": 2}
+        assert loop.time() - first_at >= FRAME_GAP_S
+        # One that comes after a quiet spell longer than the gap is not held either.
+        await asyncio.sleep(FRAME_GAP_S * 2)
+        queue.put_nowait({"n": 3})
+        quiet_until = loop.time()
+        assert await receive() == {"n": 3}
+        assert loop.time() - quiet_until < FRAME_GAP_S
+
+    run(scenario())
+
+
+def test_alerts_saved_in_quick_succession_share_frames_spaced_by_the_gap(viewer, cams):
+    a, _ = cams
+
+    async def scenario():
+        client = await connect(f"/ws/?token={token_for(viewer)}")
+
+        def save_spaced() -> list[int]:
+            saved = []
+            for _ in range(20):
+                saved.append(new_alert(a).pk)
+                time.sleep(0.005)
+            return saved
+
+        # Saved a few ms apart while the event loop runs freely: without the frame gap each would
+        # leave in a frame of its own.
+        saver = asyncio.ensure_future(sync_to_async(save_spaced)())
+        arrivals: list[float] = []
+        ids: list[int] = []
+        while len(ids) < 20:
+            message = await client.receive_json_from(timeout=3)
+            events = [e for e in events_in(message) if e["type"] == "alert"]
+            if events:
+                arrivals.append(time.monotonic())
+            ids += [e["alert"]["id"] for e in events]
+        created = await saver
+        assert ids == created
+        spacing = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+        assert len(arrivals) < len(created), "no two alerts shared a frame"
+        # The gap is kept between frames (halved: this client reads a little after daphne sends).
+        assert min(spacing) >= FRAME_GAP_S / 2, spacing
+        await client.disconnect()
 
     run(scenario())
 

@@ -157,7 +157,8 @@ def test_a_client_that_stops_reading_gets_every_event_in_order_once_it_reads(
 ):
     """18 MB of events while the client reads nothing: the sockets' buffers fill, daphne keeps
     what they do not take (config/socket_writes.py falls back to Twisted's buffer) and sends it
-    in order once the client reads again."""
+    in order once the client reads again. The events wait together, but no batch frame grows
+    past what daphne will send (1 MiB; a bigger one failed the connection with 1011)."""
     camera = cams[0]
     padding = "x" * 300_000
     events = [
