@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     ids: list[int] = []
     errors = 0
     t0 = time.time()
+    cpu0 = time.process_time()  # what Django's import and setup cost is not the alerts'
     start = time.monotonic()
     period = 1.0 / args.rate if args.rate else 0.0
     next_due = start
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             errors += 1
             print(json.dumps({"ev": "error", "error": repr(exc)}), file=sys.stderr, flush=True)
     t1 = time.time()
-    cpu_s = time.process_time()
+    cpu_s = time.process_time() - cpu0
     behind = max(0.0, time.monotonic() - next_due) if period else 0.0
     print(json.dumps({"ev": "done", "ids": ids, "t0": t0, "t1": t1, "errors": errors,
                       "behind_s": behind, "cpu_s": cpu_s}), flush=True)  # fmt: skip
