@@ -4,7 +4,8 @@ Client → server: {"type": "subscribe", "cameras": [ids] | null}, {"type": "res
 {"type": "ping"}. Server → client: {"type": "alert", ...}, {"type": "camera.status", ...},
 {"type": "subscribed", ...}, {"type": "resume.done", ...}, {"type": "resync", ...},
 {"type": "error", "error": "..."}, {"type": "pong"}, and {"type": "batch", "events": [...]}: live
-events that were waiting together, in order, in one frame (alerts/realtime.py).
+events that were waiting together, in order, in one frame (alerts/realtime.py). Live events leave
+at most once per FRAME_GAP_S per socket, so under load they wait and leave in batches.
 """
 
 import asyncio
