@@ -54,6 +54,22 @@ def camera(db):
 
 
 @pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's, and before it drops the test database, the connections still open to it
+    are ended: those of threads that ran sync_to_async code, which nothing closes. With them
+    open the drop failed ("being accessed by other users") and the next run found the database
+    still there."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+@pytest.fixture(scope="session")
 def process_logs(tmp_path_factory):
     return tmp_path_factory.mktemp("process-logs")
 
