@@ -9,6 +9,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from alerts.models import Alert
+from alerts.realtime import events_in
 from alerts.services import create_alert
 from cameras.models import Camera
 from cameras.services import record_status
@@ -120,7 +121,7 @@ def test_alerts_that_arrive_in_batch_frames_all_reach_the_page(
     for alert in alerts:
         expect(page.locator(f'#alert-feed [data-alert-id="{alert.pk}"]')).to_have_count(1)
     received = [json.loads(f) for f in frames if isinstance(f, str)]
-    events = [e for m in received for e in (m["events"] if m["type"] == "batch" else [m])]
+    events = [event for message in received for event in events_in(message)]
     assert [e["alert"]["id"] for e in events if e["type"] == "alert"] == [a.pk for a in alerts]
     assert any(m["type"] == "batch" for m in received), [m["type"] for m in received]
     assert session.errors == []
