@@ -264,7 +264,9 @@ def bench_env(db_name: str, media_root: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings",
-        DEBUG="1",
+        # As deployed (docker-compose): DEBUG on would log every query in every process.
+        DEBUG="0",
+        SECRET_KEY="bench-only-secret-key-not-for-production-use-0123456789",
         DATABASE_URL=f"{PG_URL}/{db_name}",
         REDIS_URL=BENCH_REDIS_URL,
         CELERY_BROKER_URL=BENCH_REDIS_URL,
