@@ -9,6 +9,8 @@ from cameras.selectors import cameras_for_user
 
 from .models import Alert
 
+ALERT_FIELDS = [field.name for field in Alert._meta.concrete_fields]
+
 
 def alerts_for_user(
     user: User,
@@ -18,8 +20,12 @@ def alerts_for_user(
     until: datetime | None = None,
     acknowledged: bool | None = None,
 ) -> QuerySet[Alert]:
-    alerts = Alert.objects.filter(camera__in=cameras_for_user(user)).select_related(
-        "camera", "acknowledged_by"
+    alerts = (
+        Alert.objects.filter(camera__in=cameras_for_user(user))
+        .select_related("camera", "acknowledged_by")
+        # Of the related rows, only what an alert shows: building the whole camera and user for
+        # every row was a seventh of a list page's CPU (docs/benchmarks.md, "API (session 8)").
+        .only(*ALERT_FIELDS, "camera__name", "acknowledged_by__username")
     )
     if camera_id is not None:
         alerts = alerts.filter(camera_id=camera_id)

@@ -5,6 +5,9 @@ from rest_framework import serializers
 
 from .models import Alert
 
+# An id no other part of the snapshot URL contains, to cut the reversed URL around.
+_ID_MARK = 987654321012345
+
 
 class AlertSerializer(serializers.ModelSerializer):
     camera_name = serializers.CharField(source="camera.name", read_only=True)
@@ -28,5 +31,15 @@ class AlertSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    # reverse() once per serializer, not once per alert: it was a seventh of a list page's CPU
+    # (docs/benchmarks.md, "API (session 8)"). A list page's rows share one child serializer.
+    _snapshot_url_parts: tuple[str, str] | None = None
+
     def get_snapshot_url(self, alert: Alert) -> str | None:
-        return reverse("alert-snapshot", args=[alert.pk]) if alert.snapshot else None
+        if not alert.snapshot:
+            return None
+        if self._snapshot_url_parts is None:
+            head, tail = reverse("alert-snapshot", args=[_ID_MARK]).split(str(_ID_MARK))
+            self._snapshot_url_parts = (head, tail)
+        head, tail = self._snapshot_url_parts
+        return f"{head}{alert.pk}{tail}"

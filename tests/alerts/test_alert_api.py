@@ -6,7 +6,7 @@ import pytest
 from django.core.files.storage import default_storage
 
 from alerts.models import Alert
-from alerts.services import alert_event, create_alert
+from alerts.services import acknowledge_alert, alert_event, create_alert
 from cameras.models import Camera
 
 pytestmark = pytest.mark.django_db
@@ -145,3 +145,27 @@ def test_an_alert_is_one_insert_and_its_event_carries_the_api_fields(
     listed = viewer_client.get("/api/alerts/").json()["results"][0]
     assert alert_event(alert) == {"type": "alert", "alert": listed}
     assert listed["camera_name"] == "B" and listed["face_count"] == 2
+
+
+def test_a_list_page_costs_the_same_queries_for_any_number_of_alerts(
+    viewer_client, operator, two_cameras, django_assert_num_queries
+):
+    # Each row shows its camera's name, its acknowledger and its own snapshot URL, all from the
+    # page's one query: no query per row, whatever the selector leaves out of the related rows.
+    a, b = two_cameras
+    alerts = [
+        create_alert(camera=(a, b)[i % 2], face_count=1, boxes=[], snapshot_jpeg=JPEG)
+        for i in range(6)
+    ]
+    acknowledge_alert(alerts[1], operator)
+    with django_assert_num_queries(2):  # the token's user, and the page
+        small = viewer_client.get("/api/alerts/?page_size=2").json()["results"]
+    with django_assert_num_queries(2):
+        rows = viewer_client.get("/api/alerts/?page_size=6").json()["results"]
+    assert [row["id"] for row in small] == [row["id"] for row in rows][:2]
+    assert [row["id"] for row in rows] == [alert.pk for alert in reversed(alerts)]
+    assert [row["snapshot_url"] for row in rows] == [
+        f"/api/alerts/{alert.pk}/snapshot" for alert in reversed(alerts)
+    ]
+    assert [row["camera_name"] for row in rows] == ["B", "A"] * 3
+    assert [row["acknowledged_by"] for row in rows] == [None] * 4 + ["operator", None]
