@@ -131,16 +131,14 @@ def test_one_loop_per_camera_through_duplicate_deliveries_and_a_worker_sigkill(
         killed = time.monotonic()
         wait_for(lambda: loop_log(other, "loop_start", camera) == 1, 20, "a loop on the other")
         takeover_s = time.monotonic() - killed
+        if not simulator.running:
+            # The test double, not Skylark: GStreamer's RTSP server sometimes aborts when a
+            # client vanishes mid-stream (here the killed worker's capture; see
+            # bench/camera_load.py), and a clean-clone run once failed on it. A real camera
+            # does not fall over when a viewer dies: bring it back, as after a camera reboot.
+            simulator.restart()
         wait_for(lambda: camera_row(camera.pk)["status"] == "online", 10, "online again")
-        try:
-            receiver.wait_for_frames(15, timeout=20)
-        except AssertionError as exc:
-            # Seen once in a clean-clone run: the new loop found the simulator refusing
-            # connections after the kill. Say whether the simulator itself died, and why.
-            raise AssertionError(
-                f"{exc}; simulator running: {simulator.running}; "
-                f"its stderr: {simulator.stderr_text()[-2000:]}"
-            ) from exc
+        receiver.wait_for_frames(15, timeout=20)
         published_again_s = time.monotonic() - killed
         assert not [pid for pid in orphans if alive(pid)], "the dead worker's ffmpeg still runs"
 
