@@ -15,6 +15,7 @@ Database skylark_bench_alerts (dropped at the end unless --keep-db; a kept one i
 seeding runs once), Redis db 7.
 
     .venv/bin/python bench/alerts_scale.py [--quick] [--keep-db] [--parts api,pages,ingest]
+        [--ingest-seconds 60] [--ingest-runs 3]
 """
 
 import argparse
@@ -36,6 +37,7 @@ from bench.common import (
     CpuMeter,
     Figure,
     bench_django,
+    median,
     print_table,
     raise_fd_limit,
     say,
@@ -314,6 +316,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=100, help="timed requests per API call")
     parser.add_argument("--ingest-seconds", type=float, default=20.0)
     parser.add_argument("--producers", type=int, default=4)
+    parser.add_argument(
+        "--ingest-runs",
+        type=int,
+        default=1,
+        help="paced ingest runs; the figure is their median (runs swing by 10 %% on 2 cores)",
+    )
     parser.add_argument("--no-snapshot", action="store_true", help="ingest alerts without JPEG")
     parser.add_argument(
         "--parts", default="api,pages,ingest", help="comma-separated, of: api, pages, ingest"
@@ -350,19 +358,20 @@ def main(argv: list[str] | None = None) -> int:
                 viewer, _ = User.objects.get_or_create(username="bench-viewer")
                 ws_url = f"{daphne.ws_url}?token={AccessToken.for_user(viewer)}"
                 assert daphne.proc is not None
-                ingest.append(
-                    measure_ingest(
-                        env,
-                        ws_url,
-                        daphne.proc.pid,
-                        camera_ids,
-                        INGEST_GOAL,
-                        args.ingest_seconds,
-                        args.producers,
-                        snapshot,
-                        log_dir,
-                    )  # fmt: skip
-                )
+                for _ in range(args.ingest_runs):
+                    ingest.append(
+                        measure_ingest(
+                            env,
+                            ws_url,
+                            daphne.proc.pid,
+                            camera_ids,
+                            INGEST_GOAL,
+                            args.ingest_seconds,
+                            args.producers,
+                            snapshot,
+                            log_dir,
+                        )  # fmt: skip
+                    )
                 if not args.quick:
                     ingest.append(
                         measure_ingest(
@@ -485,19 +494,27 @@ def report(
                 for i in ingest
             ],
         )  # fmt: skip
-        paced = ingest[0]
-        unpaced = ingest[1] if len(ingest) > 1 else None
+        paced = [i for i in ingest if i["target_rate"]]
+        unpaced = next((i for i in ingest if not i["target_rate"]), None)
+        rates = [i["rate"] for i in paced]
+        rate = median(rates)
+        lost = sum(i["lost"] for i in paced)
+        runs = (
+            f" (median of {len(rates)}: {min(rates):.0f}-{max(rates):.0f})"
+            if len(rates) > 1
+            else ""
+        )
         Figure(
             figure="sustained ingest via create_alert + broadcast, 100 WebSocket clients",
             goal=">= 500 alerts/s, every client gets every alert",
             measured=(
-                f"{paced['rate']:.0f} alerts/s for {args.ingest_seconds:.0f} s, lost"
-                f" {paced['lost']} of {paced['expected_deliveries']} deliveries"
+                f"{rate:.0f} alerts/s for {args.ingest_seconds:.0f} s{runs}, lost"
+                f" {lost} of {sum(i['expected_deliveries'] for i in paced)} deliveries"
             ),
             baseline=f"unpaced max {unpaced['rate']:.0f} alerts/s" if unpaced else "-",
-            ratio=f"{paced['rate'] / INGEST_GOAL:.2f} of goal",
+            ratio=f"{rate / INGEST_GOAL:.2f} of goal",
             command=command,
-            ok=paced["rate"] >= 0.98 * INGEST_GOAL and paced["lost"] == 0 and not paced["errors"],
+            ok=rate >= 0.98 * INGEST_GOAL and lost == 0 and not any(i["errors"] for i in paced),
             details={"paced": paced, "unpaced": unpaced},
         ).emit()
 
