@@ -358,33 +358,22 @@ def main(argv: list[str] | None = None) -> int:
                 viewer, _ = User.objects.get_or_create(username="bench-viewer")
                 ws_url = f"{daphne.ws_url}?token={AccessToken.for_user(viewer)}"
                 assert daphne.proc is not None
-                for _ in range(args.ingest_runs):
+                # The paced runs, then (not with --quick) 10 s as fast as the producers go.
+                runs = [(INGEST_GOAL, args.ingest_seconds)] * args.ingest_runs
+                runs += [] if args.quick else [(0.0, 10.0)]
+                for rate, seconds in runs:
                     ingest.append(
                         measure_ingest(
                             env,
                             ws_url,
                             daphne.proc.pid,
                             camera_ids,
-                            INGEST_GOAL,
-                            args.ingest_seconds,
+                            rate,
+                            seconds,
                             args.producers,
                             snapshot,
                             log_dir,
-                        )  # fmt: skip
-                    )
-                if not args.quick:
-                    ingest.append(
-                        measure_ingest(
-                            env,
-                            ws_url,
-                            daphne.proc.pid,
-                            camera_ids,
-                            0.0,
-                            10.0,
-                            args.producers,
-                            snapshot,
-                            log_dir,
-                        )  # fmt: skip
+                        )
                     )
         finally:
             daphne.stop()
