@@ -5,10 +5,13 @@ Parts: OpenCV's FFmpeg decode to BGR (what FrameGrabber does), MotionDetector.up
 boxes and overlay, the full-frame copy per detection, the JPEG preview, the Publisher's
 conversion to I420 and its ffmpeg encoding that from a pipe; for comparison the same encoder fed
 bgr24 (the publisher before, converting inside ffmpeg), publishing at 640x360, remuxing the camera's own
-H.264 without re-encoding, and plain ffmpeg decode+encode (the floor's video part). CPU comes from process CPU time (all threads) and, for ffmpeg, from wait4's rusage.
+H.264 without re-encoding, and plain ffmpeg decode+encode (the floor's video part), also at the
+camera's 15 fps (-re) beside a design DESIGN.md does not take: one ffmpeg per camera decoding,
+drawing (drawbox, drawtext) and encoding, handing the detector 2 BGR frames a second. CPU comes
+from process CPU time (all threads) and, for ffmpeg, from wait4's rusage.
 Single process, nothing in parallel; no database, no network.
 
-    .venv/bin/python bench/pipeline_breakdown.py [--frames 150]  (about a minute and a half: five runs are at 15 fps)
+    .venv/bin/python bench/pipeline_breakdown.py [--frames 150]  [--repeats 3]  (about 3 minutes)
 """
 
 import argparse
@@ -25,12 +28,13 @@ import cv2
 import numpy as np
 
 from bench.camera_load import scene
-from bench.common import Figure, encoder_args, print_table, say
+from bench.common import Figure, encoder_args, median, print_table, say
 from detection.annotate import draw_boxes, draw_overlay
 from detection.capture import DECODER_THREADS
 from detection.detectors import Box
 from detection.motion import MotionDetector
 from detection.publisher import widen_pipe
+from detection.simulator.control import free_port
 
 FPS = 15
 NULL_OUT = ["-f", "null", "-"]
@@ -83,6 +87,28 @@ def writer_and_child_cpu_ms(
     return writer_ms, (usage.ru_utime + usage.ru_stime) * 1000 / frames
 
 
+def one_ffmpeg_drawing(width: int, height: int, detector_frames: str = "") -> list[str]:
+    """ffmpeg output arguments of a design the pipeline does not have (DESIGN.md reads frames
+    with OpenCV): the camera's ffmpeg itself draws the boxes (drawbox, which its zmq filter
+    would move) and the name and clock (drawtext) and encodes as the Publisher does; with
+    detector_frames (a pixel format) it also hands the detector two undrawn full frames a
+    second in that format. Measured to size what that design would save."""
+    draw = (
+        f"zmq=bind_address='tcp\\://127.0.0.1\\:{free_port()}',"
+        "drawbox=x=500:y=200:w=180:h=180:color=lime:t=3,"
+        "drawtext=font=DejaVu Sans:text='Camera 1 %{localtime}':x=10:y=10:fontsize=24:"
+        "fontcolor=white:box=1:boxcolor=black@0.5"
+    )
+    live = [*encoder_args(width, height, FPS), *NULL_OUT]
+    if not detector_frames:
+        return ["-vf", draw, *live]
+    graph = f"[0:v]split=2[live][det];[live]{draw}[out];[det]fps=2,format={detector_frames}[frames]"
+    return [
+        "-filter_complex", graph, "-map", "[out]", *live,
+        "-map", "[frames]", "-f", "rawvideo", "pipe:1",
+    ]  # fmt: skip
+
+
 def noisy_frames(frames: list[np.ndarray]) -> list[bytes]:
     """The frames with a camera's sensor noise (a new pattern each frame), as I420."""
     rng = np.random.default_rng(1)
@@ -108,6 +134,7 @@ def encode_to_file(args: list[str], stdin_frames: list[bytes], frames: int) -> t
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=150, help="720p frames per measurement")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each 15 fps ffmpeg variant")
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
     video = scene("busy").path
@@ -202,6 +229,23 @@ def main(argv: list[str] | None = None) -> int:
          "-i", str(video), "-frames:v", str(n),
          *encoder], None, n,
     )  # fmt: skip
+    say("the floor and one-ffmpeg drawing at the camera's pace")
+    paced_in = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-t", str(n / FPS),
+                "-threads", str(DECODER_THREADS), "-i", str(video)]  # fmt: skip
+    paced = {
+        "floor at 15 fps (-re)": encoder,
+        "alternative at 15 fps: one ffmpeg decodes, draws, encodes": one_ffmpeg_drawing(
+            width, height
+        ),
+        "same, and 2 full frames/s out as I420": one_ffmpeg_drawing(width, height, "yuv420p"),
+        "same, and 2 full frames/s out as BGR": one_ffmpeg_drawing(width, height, "bgr24"),
+    }
+    # A lone process at 15 fps swings by 20 % from run to run here: runs by turns, medians.
+    paced_runs: dict[str, list[float]] = {name: [] for name in paced}
+    for _ in range(args.repeats):
+        for name, output in paced.items():
+            paced_runs[name].append(child_cpu_ms([*paced_in, *output], None, n))
+    paced_ms = {name: median(runs) for name, runs in paced_runs.items()}
     say("a noisy scene, with and without the bitrate cap")
     noisy = noisy_frames(frames)
     noisy_in = [*raw_in, "-pix_fmt", "yuv420p", *size]
@@ -228,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     rows.append(["alternative: no re-encode, remux the camera (-c copy)", remux_ms, remux_ms * 1.5])
     rows.append(["floor: ffmpeg decode + encode (file)", floor_ms, floor_ms * FPS / 10])
+    rows += [[f"{name} (median of {args.repeats})", ms, ms * 1.5] for name, ms in paced_ms.items()]
     for label, (ms, kbit_s) in (("capped", capped), ("before: no cap", uncapped)):
         rows.append(
             [f"noisy scene, publisher ffmpeg, {label}: {kbit_s / 1000:.1f} Mbit/s", ms, ms * 1.5]
@@ -250,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
             "pipe_saving_ms": narrow_ms - write_ms - encode_ms,
             "publish_640x360_ms": resize_ms + small_encode_ms,
             "remux_ms": remux_ms,
+            "paced_ms_per_frame": paced_runs,
         },
     ).emit()
     return 0
