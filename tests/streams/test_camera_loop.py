@@ -95,7 +95,10 @@ def test_streams_run_alert_publish_recover_and_stop(face_video, process_logs, tm
         assert camera.last_error, "offline comes with a reason"
         simulator.restart()
         back = time.monotonic()
-        wait_for(lambda: camera_status(camera) == "online", 8, "online again")
+        # No time is promised here (bench/ measures it): the next retry comes within 4.8 s
+        # (backoff 1, 2, 4 s, +-20 %), and the simulator's first session after a restart took
+        # over 5 s to open once in a full clean-clone run on 2 busy cores.
+        wait_for(lambda: camera_status(camera) == "online", 15, "online again")
         back_online_s = time.monotonic() - back
 
         # kill -9 the worker: beat hands the loop to a new worker within 15 s, never two loops.
