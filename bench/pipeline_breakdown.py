@@ -7,7 +7,7 @@ conversion to I420 and its ffmpeg encoding that from a pipe; for comparison the 
 bgr24 (the publisher before, converting inside ffmpeg), publishing at 640x360, remuxing the camera's own
 H.264 without re-encoding, and plain ffmpeg decode+encode (the floor's video part), also at the
 camera's 15 fps (-re) beside a design DESIGN.md does not take: one ffmpeg per camera decoding,
-drawing (drawbox, drawtext) and encoding, handing the detector 2 BGR frames a second. CPU comes
+drawing (drawbox, drawtext) and encoding, handing the detector 2 full frames a second. CPU comes
 from process CPU time (all threads) and, for ffmpeg, from wait4's rusage.
 Single process, nothing in parallel; no database, no network.
 
