@@ -37,8 +37,8 @@ from bench.common import (
     stop_process,
 )
 from detection.capture import DECODER_THREADS
-from detection.simulator.control import CameraSimulator, RtspReceiver
-from detection.simulator.videos import FaceSpan, VideoTruth, ensure_video, load_truth
+from simulator.control import CameraSimulator, RtspReceiver
+from simulator.videos import FaceSpan, VideoTruth, ensure_video, load_truth
 
 LoadKind = Literal["pipeline", "ffmpeg", "detector", "floor"]
 FPS_GOAL = 14.0

@@ -45,7 +45,7 @@ from bench.common import (
     terminate_on_signals,
 )
 from detection.pipeline import BaseSink
-from detection.simulator.videos import FaceSpan, VideoTruth, ensure_video, load_truth
+from simulator.videos import FaceSpan, VideoTruth, ensure_video, load_truth
 
 E2E_SPANS = [FaceSpan(1.5 + 4 * i, 3.0 + 4 * i) for i in range(10)]
 E2E_DURATION_S = 40.0
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     terminate_on_signals()
     command = ".venv/bin/python bench/e2e_latency.py" + (" --quick" if args.quick else "")
 
-    from detection.simulator.control import CameraSimulator
+    from simulator.control import CameraSimulator
 
     video = ensure_video("bench-e2e", E2E_SPANS, E2E_DURATION_S)
     truth = load_truth(video)
@@ -194,7 +194,7 @@ def run_loop(
     from accounts.models import User
     from cameras import services
     from cameras.models import Camera
-    from detection.simulator.control import RtspReceiver
+    from simulator.control import RtspReceiver
     from tests.support.processes import CeleryWorker, Daphne
 
     user, _ = User.objects.get_or_create(username="bench-viewer")

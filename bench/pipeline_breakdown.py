@@ -34,7 +34,7 @@ from detection.capture import DECODER_THREADS
 from detection.detectors import Box
 from detection.motion import MotionDetector
 from detection.publisher import widen_pipe
-from detection.simulator.control import free_port
+from simulator.control import free_port
 
 FPS = 15
 NULL_OUT = ["-f", "null", "-"]

@@ -47,7 +47,7 @@ from bench.common import (
     scratch_dir,
     terminate_on_signals,
 )
-from detection.simulator.videos import FaceSpan, ensure_video
+from simulator.videos import FaceSpan, ensure_video
 
 DB_NAME = "skylark_bench_soak"
 VIDEO_S = 60.0
@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         import django
 
         django.setup()
-        from detection.simulator.control import CameraSimulator
+        from simulator.control import CameraSimulator
         from tests.support.processes import CeleryBeat, CeleryWorker, Daphne
 
         say(f"videos for {args.cameras} cameras (generated once, then cached)")

@@ -10,7 +10,7 @@ from .models import Camera
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-pass-123"  # noqa: S105 - the documented demo login
-# Camera name -> the simulator stream (a video of detection/simulator/videos.DEMO_VIDEOS).
+# Camera name -> the simulator stream (a video of simulator/videos.DEMO_VIDEOS).
 DEMO_CAMERAS = {
     "Demo lobby": ("demo-cam-a", "Ground floor"),
     "Demo parking": ("demo-cam-b", "Car park entrance"),
@@ -23,7 +23,7 @@ def demo_rtsp_port() -> int:
 
 def demo_videos() -> dict[str, Path]:
     """The demo videos, generated on first use (about half a minute) and cached under var/videos."""
-    from detection.simulator.videos import DEMO_VIDEOS, ensure_video
+    from simulator.videos import DEMO_VIDEOS, ensure_video
 
     return {
         name: ensure_video(name, spans, duration) for name, (spans, duration) in DEMO_VIDEOS.items()

@@ -10,8 +10,8 @@ from playwright.sync_api import Page, expect
 
 from alerts.models import Alert
 from cameras.models import Camera
-from detection.simulator.control import CameraSimulator
-from detection.simulator.videos import FaceSpan, ensure_video
+from simulator.control import CameraSimulator
+from simulator.videos import FaceSpan, ensure_video
 from tests.support.processes import CeleryWorker, child_env
 
 from .conftest import in_thread

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from detection.simulator.control import is_listening
+from simulator.control import is_listening
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 # The face in astronaut.jpg (512x512), found by Haar with the reference parameters.

@@ -13,7 +13,7 @@ import pytest
 
 from detection.backoff import Backoff
 from detection.capture import FrameGrabber
-from detection.simulator.control import CameraSimulator
+from simulator.control import CameraSimulator
 
 from .conftest import VideoFactory, free_port, wait_listening
 

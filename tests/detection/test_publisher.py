@@ -13,7 +13,7 @@ import pytest
 from detection.annotate import BOX_COLOR
 from detection.backoff import Backoff
 from detection.publisher import MAX_BITS_PER_PIXEL, Publisher
-from detection.simulator.control import RtspReceiver as RecordingReceiver
+from simulator.control import RtspReceiver as RecordingReceiver
 from tests.faults.support import publisher_pids
 
 from .conftest import RtspReceiver, free_port, is_green

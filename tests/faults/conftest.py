@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from detection.simulator.control import free_port
-from detection.simulator.videos import FaceSpan, ensure_video
+from simulator.control import free_port
+from simulator.videos import FaceSpan, ensure_video
 from tests.support.processes import CeleryBeat, CeleryWorker, child_env
 
 # A face for 2 s of every 4 s: with cooldown_s=1 each appearance raises one alert, so a running

@@ -15,7 +15,7 @@ from typing import Self
 
 import psycopg
 
-from detection.simulator.control import free_port
+from simulator.control import free_port
 
 PG_BIN = Path(os.environ.get("SKYLARK_PG_BIN", "/usr/lib/postgresql/15/bin"))
 OS_USER = "postgres"

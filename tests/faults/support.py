@@ -18,7 +18,7 @@ from typing import TypeVar
 import websockets
 
 from alerts.realtime import events_in
-from detection.simulator.control import RtspReceiver
+from simulator.control import RtspReceiver
 from tests.support.processes import ROOT, CeleryWorker, Process
 
 T = TypeVar("T")

@@ -17,7 +17,7 @@ from django.utils import timezone
 from alerts.models import Alert
 from cameras.models import Camera
 from cameras.services import start_stream
-from detection.simulator.control import CameraSimulator, RtspReceiver
+from simulator.control import CameraSimulator, RtspReceiver
 
 from .conftest import FACE_PERIOD_S, LoopStack
 from .proxy import FaultProxy

@@ -10,7 +10,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from alerts.models import Alert
 from cameras.models import Camera
 from cameras.services import start_stream
-from detection.simulator.control import CameraSimulator, free_port
+from simulator.control import CameraSimulator, free_port
 from tests.support.processes import Daphne, child_env
 
 from .conftest import FACE_PERIOD_S, LoopStack

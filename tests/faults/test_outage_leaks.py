@@ -14,7 +14,7 @@ import pytest
 from detection.backoff import Backoff
 from detection.capture import FrameGrabber
 from detection.publisher import Publisher
-from detection.simulator.control import CameraSimulator, RtspReceiver, free_port
+from simulator.control import CameraSimulator, RtspReceiver, free_port
 
 from .proxy import FaultProxy
 from .support import wait_for

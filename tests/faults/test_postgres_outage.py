@@ -18,8 +18,8 @@ from django.utils import timezone
 
 from alerts.models import Alert
 from cameras.models import Camera
-from detection.simulator.control import CameraSimulator
 from detection.tasks import enqueue_camera_loop
+from simulator.control import CameraSimulator
 from tests.support.processes import CeleryWorker, Process, child_env
 
 from .conftest import FACE_PERIOD_S

@@ -11,7 +11,7 @@ from django.utils import timezone
 from alerts.models import Alert
 from cameras.models import Camera
 from cameras.services import start_stream
-from detection.simulator.control import CameraSimulator, RtspReceiver
+from simulator.control import CameraSimulator, RtspReceiver
 
 from .conftest import FACE_PERIOD_S, LoopStack
 from .support import KeepListening, camera_row, kill_all, publisher_pids, wait_for

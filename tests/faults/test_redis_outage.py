@@ -15,7 +15,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from alerts.models import Alert
 from cameras.models import Camera
-from detection.simulator.control import CameraSimulator
+from simulator.control import CameraSimulator
 from tests.support.processes import CeleryBeat, CeleryWorker, Daphne, child_env
 from tests.support.redis_server import RedisServer
 

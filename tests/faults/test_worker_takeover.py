@@ -21,8 +21,8 @@ from django.db import connection, transaction
 from cameras.models import Camera
 from cameras.naming import lease_key
 from cameras.services import start_stream
-from detection.simulator.control import CameraSimulator, RtspReceiver, free_port
 from detection.tasks import run_camera
+from simulator.control import CameraSimulator, RtspReceiver, free_port
 from tests.support.processes import CeleryBeat, CeleryWorker, child_env
 
 from .proxy import FaultProxy

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import websockets
 
-from detection.simulator.control import free_port
+from simulator.control import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(300)

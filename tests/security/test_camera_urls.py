@@ -19,7 +19,7 @@ from django.test import Client
 from cameras.models import Camera
 from detection.capture import FrameGrabber
 from detection.publisher import Publisher
-from detection.simulator.control import free_port
+from simulator.control import free_port
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hashing")]
 

@@ -14,7 +14,7 @@ import pytest
 import websockets
 
 from cameras.models import Camera
-from detection.simulator.control import free_port
+from simulator.control import free_port
 from tests.support.processes import CeleryWorker, child_env
 
 from .conftest import CAMERA_PASSWORD, access_token, http_request, session_cookie

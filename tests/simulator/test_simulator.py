@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
-from detection.simulator.control import HOST, CameraSimulator, RtspReceiver
-from detection.simulator.videos import FaceSpan, VideoTruth, ensure_video, load_truth, make_video
+from simulator.control import HOST, CameraSimulator, RtspReceiver
+from simulator.videos import FaceSpan, VideoTruth, ensure_video, load_truth, make_video
 
 SPANS = [FaceSpan(1.0, 3.0), FaceSpan(4.0, 6.0, count=2)]
 DURATION_S = 8.0

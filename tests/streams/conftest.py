@@ -2,7 +2,7 @@
 
 import pytest
 
-from detection.simulator.videos import FaceSpan, ensure_video
+from simulator.videos import FaceSpan, ensure_video
 
 # 40 s of 720p: a face for 6 s every 10 s (the simulator loops it).
 FACE_SPANS = [FaceSpan(2 + 10 * i, 8 + 10 * i) for i in range(4)]

@@ -16,7 +16,7 @@ from django.core.management import call_command
 from alerts.models import Alert
 from cameras.models import Camera
 from cameras.naming import lease_key
-from detection.simulator.control import CameraSimulator, RtspReceiver, free_port
+from simulator.control import CameraSimulator, RtspReceiver, free_port
 from tests.support.processes import CeleryBeat, CeleryWorker, child_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]

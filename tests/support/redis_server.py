@@ -7,7 +7,7 @@ from pathlib import Path
 
 import redis
 
-from detection.simulator.control import free_port
+from simulator.control import free_port
 
 
 class RedisServer:

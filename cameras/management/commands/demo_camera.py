@@ -5,7 +5,7 @@ import os
 from django.core.management.base import BaseCommand, CommandParser
 
 from cameras.demo import demo_rtsp_port, demo_videos
-from detection.simulator.control import SERVER_SCRIPT, SYSTEM_PYTHON
+from simulator.control import SERVER_SCRIPT, SYSTEM_PYTHON
 
 
 class Command(BaseCommand):

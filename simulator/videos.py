@@ -1,6 +1,6 @@
 """Generate H.264 test videos of the committed astronaut photo over grass, with ground-truth boxes.
 
-`python -m detection.simulator.videos --out DIR --demo` writes the demo cameras' videos.
+`python -m simulator.videos --out DIR --demo` writes the demo cameras' videos.
 """
 
 import argparse
@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 FACE_PHOTO = REPO_ROOT / "tests" / "assets" / "astronaut.jpg"
 BACKGROUND = REPO_ROOT / "tests" / "assets" / "grass.jpg"
 
