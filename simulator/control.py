@@ -20,10 +20,14 @@ from typing import IO, Self
 import cv2
 import numpy as np
 
+from .videos import ensure_substream
+
 SERVER_SCRIPT = Path(__file__).with_name("rtsp_server.py")
 # The interpreter that has GStreamer's bindings (Debian: python3-gi); not the virtualenv's.
 SYSTEM_PYTHON = os.environ.get("SKYLARK_GST_PYTHON", "/usr/bin/python3")
 HOST = "127.0.0.1"
+# A stream's sub-stream is served at its name plus this: /cam1 and /cam1_sub.
+SUBSTREAM_SUFFIX = "_sub"
 
 
 def free_port() -> int:
@@ -59,13 +63,24 @@ class CameraSimulator:
 
     With loop=True (the default) each client sees its file replayed endlessly, like a camera that
     never stops; each client's playback starts at the beginning of the file.
+
+    With substream=(640, 360), each stream also has a low-resolution sub-stream, as most IP
+    cameras do: the same picture at that size and the same frame rate, at NAME_sub
+    (`sub_url(name)`), from a scaled copy of the file (videos.ensure_substream).
     """
 
-    def __init__(self, streams: Mapping[str, Path], port: int | None = None, loop: bool = True):
+    def __init__(
+        self,
+        streams: Mapping[str, Path],
+        port: int | None = None,
+        loop: bool = True,
+        substream: tuple[int, int] | None = None,
+    ):
         if not streams:
             raise ValueError("CameraSimulator needs at least one stream")
         self.streams = {name: Path(path) for name, path in streams.items()}
         self.loop = loop
+        self.substream = substream
         self._port = port
         self._process: subprocess.Popen | None = None
         self._stderr: IO[bytes] | None = None
@@ -81,9 +96,29 @@ class CameraSimulator:
         return f"rtsp://{HOST}:{self.port}/"
 
     def url(self, name: str) -> str:
-        if name not in self.streams:
-            raise KeyError(f"no stream named {name!r}; streams: {', '.join(self.streams)}")
+        names = self.stream_names()
+        if name not in names:
+            raise KeyError(f"no stream named {name!r}; streams: {', '.join(names)}")
         return self.base_url + name
+
+    def sub_url(self, name: str) -> str:
+        """The URL of the sub-stream of stream `name` (with `substream` set)."""
+        if self.substream is None:
+            raise KeyError("this simulator serves no sub-streams; pass substream=(width, height)")
+        return self.url(name + SUBSTREAM_SUFFIX)
+
+    def stream_names(self) -> list[str]:
+        """Every name served: the streams, then their sub-streams if any."""
+        subs = [name + SUBSTREAM_SUFFIX for name in self.streams] if self.substream else []
+        return [*self.streams, *subs]
+
+    def _served(self) -> dict[str, Path]:
+        served = dict(self.streams)
+        if self.substream is not None:
+            width, height = self.substream
+            for name, path in self.streams.items():
+                served[name + SUBSTREAM_SUFFIX] = ensure_substream(path, width, height)
+        return served
 
     @property
     def running(self) -> bool:
@@ -95,7 +130,7 @@ class CameraSimulator:
             raise RuntimeError("the simulator is already running")
         args = [SYSTEM_PYTHON, str(SERVER_SCRIPT), "--host", HOST, "--port", str(self._port or 0)]
         args += [
-            arg for name, path in self.streams.items() for arg in ("--stream", f"{name}={path}")
+            arg for name, path in self._served().items() for arg in ("--stream", f"{name}={path}")
         ]
         if self.loop:
             args.append("--loop")
@@ -170,7 +205,8 @@ class CameraSimulator:
         """Serve another file at `name` (of another resolution, say) from now on.
 
         The server restarts on the same port, as a camera applying a new video setting does:
-        connected clients lose their session and get the new file when they reconnect.
+        connected clients lose their session and get the new file when they reconnect. The
+        sub-stream, if any, follows the new file.
         """
         if name not in self.streams:
             raise KeyError(f"no stream named {name!r}; streams: {', '.join(self.streams)}")

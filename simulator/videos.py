@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -29,6 +30,8 @@ PHOTO_BUST = (120, 5, 210, 280)
 COUNTER_STRIP = 40
 # Part of the cache key: bump it when the frames a given set of parameters produces change.
 GENERATOR_VERSION = 2
+# The same for ensure_substream()'s output.
+SUBSTREAM_VERSION = 1
 
 Box = tuple[int, int, int, int]
 
@@ -73,6 +76,17 @@ class VideoTruth:
         if not 0 <= index < self.frame_count:
             raise ValueError(f"t={t_s}s is outside the video (0..{self.duration_s}s)")
         return self.boxes[index]
+
+    def scaled(self, width: int, height: int) -> "VideoTruth":
+        """The same truth for the video scaled to width x height (a sub-stream of it)."""
+        sx, sy = width / self.width, height / self.height
+
+        def scale(box: Box) -> Box:
+            x, y, w, h = box
+            return (round(x * sx), round(y * sy), round(w * sx), round(h * sy))
+
+        boxes = [[scale(box) for box in frame] for frame in self.boxes]
+        return VideoTruth(self.fps, width, height, list(self.spans), boxes)
 
     def save(self, video_path: Path) -> Path:
         path = Path(video_path).with_suffix(".json")
@@ -203,16 +217,22 @@ def _draw_counter(frame: np.ndarray, index: int) -> None:
     )  # fmt: skip
 
 
-def _encoder(path: Path, width: int, height: int, fps: int) -> subprocess.Popen[bytes]:
+def _h264_output(path: Path, fps: int) -> list[str]:
+    """ffmpeg output options of every generated video (main streams and sub-streams alike)."""
     # Baseline profile has no B-frames; a keyframe every second lets an RTSP client that joins
     # at any moment start decoding within a second.
-    args = [
-        "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-framerate", str(fps),
-        "-i", "pipe:0",
+    return [
         "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "baseline", "-pix_fmt", "yuv420p",
         "-g", str(fps), "-keyint_min", str(fps), "-sc_threshold", "0", "-bf", "0", "-crf", "23",
         "-f", "matroska", str(path),
+    ]  # fmt: skip
+
+
+def _encoder(path: Path, width: int, height: int, fps: int) -> subprocess.Popen[bytes]:
+    args = [
+        "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+        "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-framerate", str(fps),
+        "-i", "pipe:0", *_h264_output(path, fps),
     ]  # fmt: skip
     # Unbuffered stdin: frames are written whole, and closing never flushes into a dead pipe.
     return subprocess.Popen(args, stdin=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
@@ -317,6 +337,62 @@ def ensure_video(
             face_size=face_size, seed=seed,
         )  # fmt: skip
         os.replace(partial.with_suffix(".json"), video.with_suffix(".json"))
+        os.replace(partial, video)
+    finally:
+        partial.unlink(missing_ok=True)
+        partial.with_suffix(".json").unlink(missing_ok=True)
+    return video
+
+
+def _frame_rate(video: Path) -> int:
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+         "stream=avg_frame_rate", "-of", "csv=p=0", str(video)],
+        capture_output=True, check=True, text=True,
+    )  # fmt: skip
+    return round(Fraction(probe.stdout.strip()))
+
+
+def ensure_substream(
+    main: Path, width: int = 640, height: int = 360, *, cache_dir: Path | None = None
+) -> Path:
+    """The low-resolution sub-stream of a video, as IP cameras offer beside their main stream.
+
+    The same frames scaled to width x height, with the same timestamps and encoder settings
+    (so the same frame count and rate), generated on first use into cache_dir (default: beside
+    the main video) and cached by the main video's content. When the main video has its truth
+    beside it (make_video), the sub-stream gets that truth scaled to its size.
+    """
+    main = Path(main)
+    params = {
+        "version": SUBSTREAM_VERSION,
+        "main": hashlib.sha256(main.read_bytes()).hexdigest(),
+        "size": [width, height],
+    }
+    key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+    directory = Path(cache_dir) if cache_dir is not None else main.parent
+    stem = f"{main.stem}-sub{width}x{height}-{key}"
+    video = directory / f"{stem}.mkv"
+    truth_path = main.with_suffix(".json")
+    truth = load_truth(main) if truth_path.exists() else None
+    if video.exists() and (truth is None or video.with_suffix(".json").exists()):
+        return video
+    directory.mkdir(parents=True, exist_ok=True)
+    # As in ensure_video: a private name first, the video renamed last.
+    partial = directory / f"{stem}.partial-{os.getpid()}.mkv"
+    args = [
+        "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", str(main),
+        "-map", "0:v:0", "-vf", f"scale={width}:{height}:flags=area,setsar=1",
+        # Every input frame out once, on its own timestamp: no frame dropped or repeated.
+        "-fps_mode", "passthrough", *_h264_output(partial, _frame_rate(main)),
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(args, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"ffmpeg could not scale {main}: {done.stderr.strip()}")
+        if truth is not None:
+            truth.scaled(width, height).save(partial)
+            os.replace(partial.with_suffix(".json"), video.with_suffix(".json"))
         os.replace(partial, video)
     finally:
         partial.unlink(missing_ok=True)

@@ -5,6 +5,7 @@ import json
 import socket
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,8 +13,16 @@ import cv2
 import numpy as np
 import pytest
 
+from detection.detectors import HaarDetector
 from simulator.control import HOST, CameraSimulator, RtspReceiver
-from simulator.videos import FaceSpan, VideoTruth, ensure_video, load_truth, make_video
+from simulator.videos import (
+    FaceSpan,
+    VideoTruth,
+    ensure_substream,
+    ensure_video,
+    load_truth,
+    make_video,
+)
 
 SPANS = [FaceSpan(1.0, 3.0), FaceSpan(4.0, 6.0, count=2)]
 DURATION_S = 8.0
@@ -71,6 +80,16 @@ class Reading:
     @property
     def fps(self) -> float:
         return self.frames / self.seconds
+
+    def steady_fps(self, after_s: float = 1.0) -> float:
+        """Frames a second from after_s into the reading, once the burst of frames buffered
+        while the stream opened has been read."""
+        elapsed, later = 0.0, []
+        for gap in self.gaps:
+            elapsed += gap
+            if elapsed > after_s:
+                later.append(gap)
+        return len(later) / sum(later)
 
 
 def read_rtsp(url: str, transport: str, seconds: float, monkeypatch: pytest.MonkeyPatch) -> Reading:
@@ -223,3 +242,84 @@ def test_the_receiver_records_a_push_and_listens_again_after_restart(video, tmp_
         push(video, receiver.url, 1, "udp")
         assert receiver.wait_for_frames(10, timeout_s=5) >= 10
         assert receiver.frames(limit=3)[0].shape == (720, 1280, 3)
+
+
+@pytest.fixture(scope="module")
+def substream(video: Path) -> Path:
+    return ensure_substream(video, width=640, height=360)
+
+
+@pytest.fixture(scope="module")
+def camera_with_substream(video: Path):
+    with CameraSimulator({"cam": video}, substream=(640, 360)) as simulator:
+        yield simulator
+
+
+def probe_frames(video: Path) -> tuple[dict, list[tuple[str, str]]]:
+    """The video stream's properties, and every packet's (pts_time, flags)."""
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
+         "stream=codec_name,profile,width,height,avg_frame_rate,has_b_frames:packet=pts_time,flags",
+         "-of", "json", str(video)],
+        capture_output=True, check=True, text=True,
+    )  # fmt: skip
+    info = json.loads(probe.stdout)
+    return info["streams"][0], [(p["pts_time"], p["flags"]) for p in info["packets"]]
+
+
+def test_the_substream_is_the_same_frames_at_640x360(video: Path, substream: Path, truth):
+    main_stream, main_packets = probe_frames(video)
+    sub_stream, sub_packets = probe_frames(substream)
+    assert (sub_stream["width"], sub_stream["height"]) == (640, 360)
+    same = ("codec_name", "profile", "avg_frame_rate", "has_b_frames")
+    assert {key: sub_stream[key] for key in same} == {key: main_stream[key] for key in same}
+    # Frame for frame: the same timestamps and the same keyframes (one a second).
+    assert sub_packets == main_packets and len(sub_packets) == truth.frame_count
+    assert load_truth(substream) == truth.scaled(640, 360)
+    assert ensure_substream(video, width=640, height=360) == substream  # cached
+
+
+def test_main_and_substream_play_side_by_side_at_the_same_rate(camera_with_substream, monkeypatch):
+    urls = [camera_with_substream.url("cam"), camera_with_substream.sub_url("cam")]
+    assert urls[1].endswith("/cam_sub")
+    with ThreadPoolExecutor(2) as pool:
+        main, sub = pool.map(lambda url: read_rtsp(url, "tcp", 5, monkeypatch), urls)
+    assert main.shape == (720, 1280, 3) and sub.shape == (360, 640, 3)
+    # Rates once both play: OpenCV opens one capture at a time, so the second waits ~2 s for
+    # the first and its rate counted from connecting (`fps`) would be low for that reason alone.
+    rates = f"main {main.steady_fps():.2f} fps, sub {sub.steady_fps():.2f} fps"
+    for reading in (main, sub):
+        assert 13.5 <= reading.steady_fps() <= 16.5, rates
+    assert abs(main.steady_fps() - sub.steady_fps()) <= 1.0, rates
+    assert max(main.gaps[-30:] + sub.gaps[-30:]) < 0.5, rates  # no stalls while side by side
+
+
+def test_a_face_of_the_truth_is_in_the_substream_at_the_scaled_place(
+    camera_with_substream, truth: VideoTruth, monkeypatch
+):
+    """Haar (the pipeline's detector, reference parameters) on frames read over RTSP."""
+    monkeypatch.setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
+    scaled = truth.scaled(640, 360)
+    # Each span's middle: positions hold for the whole span, so a frame or two of slack in
+    # where the reading starts does not matter. One face at 2 s, two at 5 s.
+    wanted = {round(t * FPS): scaled.boxes_at(t) for t in (2.0, 5.0)}
+    detector = HaarDetector()
+    capture = cv2.VideoCapture(camera_with_substream.sub_url("cam"), cv2.CAP_FFMPEG)
+    assert capture.isOpened()
+    checked = []
+    try:
+        for index in range(max(wanted) + 1):
+            ok, frame = capture.read()
+            assert ok, f"the sub-stream stopped after {index} frames"
+            if index not in wanted:
+                continue
+            assert frame.shape == (360, 640, 3)
+            found = [box[:4] for box in detector.detect(frame)]
+            expected = wanted[index]
+            assert len(found) == len(expected), f"frame {index}: found {found}, truth {expected}"
+            for box in expected:
+                assert max(iou(box, face) for face in found) >= 0.5, f"frame {index}: {found}"
+            checked.append(len(expected))
+    finally:
+        capture.release()
+    assert checked == [1, 2]
