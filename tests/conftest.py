@@ -1,4 +1,4 @@
-"""Shared fixtures: users of both roles, API clients, and a test-only Redis database."""
+"""Shared fixtures: users of both roles, API clients, cameras, a daphne, a Redis of the test's own."""
 
 import pytest
 from django.core.cache import cache
@@ -51,6 +51,43 @@ def camera(db):
     return Camera.objects.create(
         name="Front door", url="rtsp://admin:s3cret@10.0.0.5:554/stream1", location="Hall"
     )
+
+
+@pytest.fixture
+def cams(db):
+    """Two cameras, A and B, for tests that tell one camera's events from another's."""
+    from cameras.models import Camera
+
+    return (
+        Camera.objects.create(name="A", url="rtsp://a.local/s"),
+        Camera.objects.create(name="B", url="rtsp://b.local/s"),
+    )
+
+
+@pytest.fixture
+def private_redis(tmp_path, settings):
+    """A Redis server of the test's own, which it may stop and start: Skylark's Redis client and
+    the channel layer (what daphne and broadcasts use) point at it; the Celery broker stays the
+    machine's. A daphne started for the test needs child_env(REDIS_URL=private_redis.url)."""
+    from channels.layers import channel_layers
+
+    from config.redis import get_redis
+    from config.settings import channel_prefix
+    from tests.support.redis_server import RedisServer
+
+    def forget_clients() -> None:
+        get_redis.cache_clear()
+        channel_layers.backends.clear()
+
+    server = RedisServer(tmp_path).start()
+    settings.REDIS_URL = server.url
+    layer = settings.CHANNEL_LAYERS["default"]
+    config = {"hosts": [server.url], "prefix": channel_prefix(server.url)}
+    settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": config}}
+    forget_clients()
+    yield server
+    server.stop()
+    forget_clients()
 
 
 @pytest.fixture(scope="session")

@@ -10,14 +10,13 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db import connection
-from rest_framework_simplejwt.tokens import AccessToken
 
 from alerts.consumers import CLOSE_MESSAGE_TOO_BIG, FRAME_GAP_S, _spaced
 from alerts.realtime import events_in
 from alerts.services import create_alert
-from cameras.models import Camera
 from cameras.services import record_status
 from config.asgi import application
+from tests.support.auth import access_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,21 +47,6 @@ async def alerts_received(communicator: WebsocketCommunicator, quiet: float = 0.
     return ids
 
 
-def token_for(user, lifetime: timedelta | None = None) -> str:
-    token = AccessToken.for_user(user)
-    if lifetime is not None:
-        token.set_exp(lifetime=lifetime)
-    return str(token)
-
-
-@pytest.fixture
-def cams(db):
-    return (
-        Camera.objects.create(name="A", url="rtsp://a.local/s"),
-        Camera.objects.create(name="B", url="rtsp://b.local/s"),
-    )
-
-
 def new_alert(camera, faces=1):
     return create_alert(camera=camera, face_count=faces, boxes=[[1, 2, 3, 4, 0.9]])
 
@@ -81,11 +65,11 @@ def test_no_credentials_refuses_the_handshake(cams):
 def test_expired_token_is_refused_and_an_expiring_one_is_closed(viewer, cams):
     async def scenario():
         expired = WebsocketCommunicator(
-            application, f"/ws/?token={token_for(viewer, timedelta(seconds=-5))}"
+            application, f"/ws/?token={access_token(viewer, timedelta(seconds=-5))}"
         )
         assert not (await expired.connect())[0]
 
-        short = await connect(f"/ws/?token={token_for(viewer, timedelta(seconds=3))}")
+        short = await connect(f"/ws/?token={access_token(viewer, timedelta(seconds=3))}")
         assert (await next_of_type(short, "error", timeout=10))["error"] == "token expired"
         assert (await short.receive_output(timeout=5))["code"] == 4401
 
@@ -96,11 +80,11 @@ def test_alerts_reach_all_and_camera_subscribers_only(viewer, cams):
     a, b = cams
 
     async def scenario():
-        everything = await connect(f"/ws/?token={token_for(viewer)}")
+        everything = await connect(f"/ws/?token={access_token(viewer)}")
         only_a = await connect(
-            "/ws/", headers=[(b"authorization", f"Bearer {token_for(viewer)}".encode())]
+            "/ws/", headers=[(b"authorization", f"Bearer {access_token(viewer)}".encode())]
         )
-        only_b = await connect(f"/ws/?token={token_for(viewer)}")
+        only_b = await connect(f"/ws/?token={access_token(viewer)}")
         await only_a.send_json_to({"type": "subscribe", "cameras": [a.pk]})
         assert (await next_of_type(only_a, "subscribed"))["cameras"] == [a.pk]
         await only_b.send_json_to({"type": "subscribe", "cameras": [b.pk]})
@@ -122,8 +106,8 @@ def test_events_that_wait_together_leave_in_batch_frames_in_order(viewer, cams):
     a, b = cams
 
     async def scenario():
-        everything = await connect(f"/ws/?token={token_for(viewer)}")
-        only_a = await connect(f"/ws/?token={token_for(viewer)}")
+        everything = await connect(f"/ws/?token={access_token(viewer)}")
+        only_a = await connect(f"/ws/?token={access_token(viewer)}")
         await only_a.send_json_to({"type": "subscribe", "cameras": [a.pk]})
         await next_of_type(only_a, "subscribed")
 
@@ -201,7 +185,7 @@ def test_alerts_saved_in_quick_succession_share_frames_spaced_by_the_gap(viewer,
     a, _ = cams
 
     async def scenario():
-        client = await connect(f"/ws/?token={token_for(viewer)}")
+        client = await connect(f"/ws/?token={access_token(viewer)}")
 
         def save_spaced() -> list[int]:
             saved = []
@@ -236,13 +220,13 @@ def test_resume_delivers_exactly_the_missed_alerts_in_order(viewer, cams):
     a, b = cams
 
     async def scenario():
-        first = await connect(f"/ws/?token={token_for(viewer)}")
+        first = await connect(f"/ws/?token={access_token(viewer)}")
         seen = await sync_to_async(new_alert)(a)
         assert (await next_of_type(first, "alert"))["alert"]["id"] == seen.pk
         await first.disconnect()
 
         missed = [await sync_to_async(new_alert)(cam) for cam in (a, b, a)]
-        again = await connect(f"/ws/?token={token_for(viewer)}")
+        again = await connect(f"/ws/?token={access_token(viewer)}")
         await again.send_json_to({"type": "resume", "after_id": seen.pk})
         replayed = []
         while (message := await again.receive_json_from(timeout=3))["type"] != "resume.done":
@@ -263,7 +247,7 @@ def test_resume_beyond_the_limit_asks_for_a_resync(viewer, cams, monkeypatch):
     async def scenario():
         for _ in range(3):
             await sync_to_async(new_alert)(cams[0])
-        client = await connect(f"/ws/?token={token_for(viewer)}")
+        client = await connect(f"/ws/?token={access_token(viewer)}")
         await client.send_json_to({"type": "resume", "after_id": 0})
         assert (await next_of_type(client, "resync"))["type"] == "resync"
         await client.disconnect()
@@ -273,7 +257,7 @@ def test_resume_beyond_the_limit_asks_for_a_resync(viewer, cams, monkeypatch):
 
 def test_status_events_arrive(viewer, cams):
     async def scenario():
-        client = await connect(f"/ws/?token={token_for(viewer)}")
+        client = await connect(f"/ws/?token={access_token(viewer)}")
         await sync_to_async(record_status)(cams[0].pk, status="online", fps_in=14.7, fps_out=14.2)
         event = await next_of_type(client, "camera.status")
         assert event["camera"]["id"] == cams[0].pk
@@ -305,7 +289,7 @@ def test_status_events_arrive(viewer, cams):
 )
 def test_bad_messages_get_a_clear_error_and_the_socket_stays_up(viewer, cams, payload, error):
     async def scenario():
-        client = await connect(f"/ws/?token={token_for(viewer)}")
+        client = await connect(f"/ws/?token={access_token(viewer)}")
         await client.send_to(text_data=payload)
         assert error in (await next_of_type(client, "error"))["error"]
         await client.send_json_to({"type": "ping"})
@@ -317,7 +301,7 @@ def test_bad_messages_get_a_clear_error_and_the_socket_stays_up(viewer, cams, pa
 
 def test_huge_frames_close_the_socket(viewer, cams):
     async def scenario():
-        client = await connect(f"/ws/?token={token_for(viewer)}")
+        client = await connect(f"/ws/?token={access_token(viewer)}")
         await client.send_to(text_data="x" * 100_000)
         assert "larger than" in (await next_of_type(client, "error"))["error"]
         assert (await client.receive_output(timeout=2))["code"] == CLOSE_MESSAGE_TOO_BIG

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import redis
 from django.conf import settings
-from django.test import Client
 
 from cameras.live import BOUNDARY
 from cameras.models import Camera
 from cameras.naming import preview_key, watchers_key
+from tests.support.auth import session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,12 +22,6 @@ def jpeg_with(number: int) -> bytes:
     image = np.zeros((120, 160, 3), np.uint8)
     cv2.putText(image, str(number), (40, 80), cv2.FONT_HERSHEY_SIMPLEX, 1.5, (255, 255, 255), 3)
     return cv2.imencode(".jpg", image)[1].tobytes()
-
-
-def session_cookie(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}"
 
 
 def read_parts(port: int, path: str, cookie: str, count: int, timeout: float = 10) -> list[bytes]:
@@ -67,7 +61,10 @@ def test_mjpeg_streams_distinct_frames_to_logged_in_users(daphne_server, viewer,
     feeder.start()
     try:
         parts = read_parts(
-            daphne_server.port, f"/cameras/{camera.pk}/live.mjpg", session_cookie(viewer), 4
+            daphne_server.port,
+            f"/cameras/{camera.pk}/live.mjpg",
+            f"sessionid={session_cookie(viewer)}",
+            4,
         )
     finally:
         stop.set()
@@ -82,7 +79,11 @@ def test_mjpeg_streams_distinct_frames_to_logged_in_users(daphne_server, viewer,
 def test_camera_without_frames_gets_a_placeholder_not_a_hang(daphne_server, viewer, camera):
     redis.Redis.from_url(settings.REDIS_URL).delete(preview_key(camera.pk))
     parts = read_parts(
-        daphne_server.port, f"/cameras/{camera.pk}/live.mjpg", session_cookie(viewer), 1, timeout=5
+        daphne_server.port,
+        f"/cameras/{camera.pk}/live.mjpg",
+        f"sessionid={session_cookie(viewer)}",
+        1,
+        timeout=5,
     )
     image = cv2.imdecode(np.frombuffer(parts[0], np.uint8), cv2.IMREAD_COLOR)
     assert image.shape == (360, 640, 3)
@@ -90,7 +91,7 @@ def test_camera_without_frames_gets_a_placeholder_not_a_hang(daphne_server, view
 
 def test_snapshot(daphne_server, viewer, camera):
     client = redis.Redis.from_url(settings.REDIS_URL)
-    cookie = session_cookie(viewer)
+    cookie = f"sessionid={session_cookie(viewer)}"
     conn = http.client.HTTPConnection("127.0.0.1", daphne_server.port, timeout=5)
 
     client.delete(preview_key(camera.pk))

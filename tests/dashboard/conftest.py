@@ -2,22 +2,19 @@
 
 Playwright's sync API keeps an asyncio loop running on the test's thread. There Django refuses
 ORM calls and async_to_sync (the Channels broadcasts) cannot run, so once a browser is open,
-database work goes through `in_thread`.
+database work goes through `in_thread` (tests/support/threads.py).
 """
 
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import cv2
 import pytest
-from django.db import connection
-from django.test import Client
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-T = TypeVar("T")
+from tests.support.auth import session_cookie
+from tests.support.threads import in_thread
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 CHROMIUM = "/usr/bin/chromium"
@@ -36,25 +33,6 @@ BROWSER_ARGS = [
     "--disable-features=WebRtcHideLocalIpsWithMdns",
 ]
 DESKTOP = {"width": 1280, "height": 800}
-
-
-def in_thread(fn: Callable[..., T], *args, **kwargs) -> T:
-    """Run `fn` (ORM work, services that broadcast) on a fresh thread and return its result."""
-
-    def call() -> T:
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(call).result()
-
-
-def session_cookie(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return client.cookies["sessionid"].value
 
 
 def astronaut_jpeg(box: bool = True, width: int = 640) -> bytes:

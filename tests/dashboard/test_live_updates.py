@@ -13,8 +13,9 @@ from alerts.realtime import events_in
 from alerts.services import create_alert
 from cameras.models import Camera
 from cameras.services import record_status
+from tests.support.threads import in_thread
 
-from .conftest import astronaut_jpeg, in_thread
+from .conftest import astronaut_jpeg
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

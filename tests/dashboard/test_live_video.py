@@ -9,8 +9,8 @@ from playwright.sync_api import expect
 from cameras.mediamtx import reader_for
 from cameras.models import Camera
 from cameras.naming import stream_path
-from tests.dashboard.conftest import in_thread
 from tests.support.processes import Daphne, child_env, free_port
+from tests.support.threads import in_thread
 from tests.support.whep import HEIGHT, WIDTH, WhepResponder
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,8 +7,7 @@ from playwright.sync_api import expect
 
 from cameras.models import Camera
 from tests.conftest import PASSWORD
-
-from .conftest import in_thread
+from tests.support.threads import in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

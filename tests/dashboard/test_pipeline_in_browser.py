@@ -13,8 +13,7 @@ from cameras.models import Camera
 from simulator.control import CameraSimulator
 from simulator.videos import FaceSpan, ensure_video
 from tests.support.processes import CeleryWorker, child_env
-
-from .conftest import in_thread
+from tests.support.threads import in_thread
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 

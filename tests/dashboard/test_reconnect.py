@@ -14,8 +14,7 @@ from alerts.services import create_alert
 from cameras.models import Camera
 from cameras.views import FEED_SIZE
 from tests.support.processes import Daphne, child_env
-
-from .conftest import in_thread
+from tests.support.threads import in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

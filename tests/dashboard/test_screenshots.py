@@ -22,8 +22,9 @@ from alerts.services import acknowledge_alert, create_alert
 from cameras.models import Camera
 from cameras.naming import preview_key
 from cameras.services import record_status
+from tests.support.threads import in_thread
 
-from .conftest import ASSETS, astronaut_jpeg, in_thread
+from .conftest import ASSETS, astronaut_jpeg
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -18,10 +18,11 @@ from alerts.models import Alert
 from cameras.models import Camera
 from cameras.services import start_stream
 from simulator.control import CameraSimulator, RtspReceiver
+from tests.support.waiting import wait_for
 
 from .conftest import FACE_PERIOD_S, LoopStack
 from .proxy import FaultProxy
-from .support import KeepListening, camera_row, metric, wait_for
+from .support import KeepListening, camera_row, metric
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 

@@ -11,10 +11,12 @@ from alerts.models import Alert
 from cameras.models import Camera
 from cameras.services import start_stream
 from simulator.control import CameraSimulator, free_port
+from tests.support.live_feed import Dashboards
 from tests.support.processes import Daphne, child_env
+from tests.support.waiting import wait_for
 
 from .conftest import FACE_PERIOD_S, LoopStack
-from .support import Dashboards, alert_ids, camera_row, wait_for
+from .support import alert_ids, camera_row
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 

@@ -15,9 +15,9 @@ from detection.backoff import Backoff
 from detection.capture import FrameGrabber
 from detection.publisher import Publisher
 from simulator.control import CameraSimulator, RtspReceiver, free_port
+from tests.support.waiting import wait_for
 
 from .proxy import FaultProxy
-from .support import wait_for
 
 pytestmark = pytest.mark.timeout(240)
 

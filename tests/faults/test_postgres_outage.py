@@ -21,10 +21,11 @@ from cameras.models import Camera
 from detection.tasks import enqueue_camera_loop
 from simulator.control import CameraSimulator
 from tests.support.processes import CeleryWorker, Process, child_env
+from tests.support.waiting import wait_for
 
 from .conftest import FACE_PERIOD_S
 from .postgres_server import PostgresCluster
-from .support import migrate, wait_for, wait_ready
+from .support import migrate, wait_ready
 
 pytestmark = pytest.mark.timeout(180)
 

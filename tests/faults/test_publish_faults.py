@@ -12,9 +12,10 @@ from alerts.models import Alert
 from cameras.models import Camera
 from cameras.services import start_stream
 from simulator.control import CameraSimulator, RtspReceiver
+from tests.support.waiting import wait_for
 
 from .conftest import FACE_PERIOD_S, LoopStack
-from .support import KeepListening, camera_row, kill_all, publisher_pids, wait_for
+from .support import KeepListening, camera_row, kill_all, publisher_pids
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 

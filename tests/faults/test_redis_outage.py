@@ -16,11 +16,13 @@ from rest_framework_simplejwt.tokens import AccessToken
 from alerts.models import Alert
 from cameras.models import Camera
 from simulator.control import CameraSimulator
+from tests.support.live_feed import Dashboards
 from tests.support.processes import CeleryBeat, CeleryWorker, Daphne, child_env
 from tests.support.redis_server import RedisServer
+from tests.support.waiting import wait_for
 
 from .conftest import FACE_PERIOD_S
-from .support import Dashboards, alert_ids, camera_row, start_workers, wait_for
+from .support import alert_ids, camera_row, start_workers
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 

@@ -24,17 +24,10 @@ from cameras.services import start_stream
 from detection.tasks import run_camera
 from simulator.control import CameraSimulator, RtspReceiver, free_port
 from tests.support.processes import CeleryBeat, CeleryWorker, child_env
+from tests.support.waiting import wait_for
 
 from .proxy import FaultProxy
-from .support import (
-    KeepListening,
-    alive,
-    camera_row,
-    kill_all,
-    publisher_pids,
-    start_workers,
-    wait_for,
-)
+from .support import KeepListening, alive, camera_row, kill_all, publisher_pids, start_workers
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 

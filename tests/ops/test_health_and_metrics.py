@@ -3,22 +3,9 @@
 import pytest
 
 from cameras.services import record_status
-from config.redis import get_redis
 from tests.support.processes import CeleryWorker, child_env
-from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def private_redis(tmp_path, settings):
-    """Skylark's Redis client on a server this test may stop (the broker stays the machine's)."""
-    server = RedisServer(tmp_path).start()
-    settings.REDIS_URL = server.url
-    get_redis.cache_clear()
-    yield server
-    server.stop()
-    get_redis.cache_clear()
 
 
 def test_healthz(client):

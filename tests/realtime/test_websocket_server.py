@@ -5,28 +5,15 @@ import json
 
 import pytest
 import websockets
-from django.db import connection
 from django.test import Client
-from rest_framework_simplejwt.tokens import AccessToken
 
 from alerts.realtime import broadcast, events_in
 from alerts.services import create_alert
-from cameras.models import Camera
 from cameras.services import record_status
+from tests.support.auth import access_token
+from tests.support.threads import in_thread_async
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def cams(db):
-    return (
-        Camera.objects.create(name="A", url="rtsp://a.local/s"),
-        Camera.objects.create(name="B", url="rtsp://b.local/s"),
-    )
-
-
-def token(user) -> str:
-    return str(AccessToken.for_user(user))
 
 
 async def receive_until(ws, kind: str, timeout: float = 5) -> dict:
@@ -45,18 +32,6 @@ async def drain_alerts(ws, quiet: float = 0.7) -> list[int]:
         except TimeoutError:
             return ids
         ids += [event["alert"]["id"] for event in events_in(message) if event["type"] == "alert"]
-
-
-async def in_thread(fn, *args, **kwargs):
-    """Run ORM code off the event loop, closing the thread's connection afterwards."""
-
-    def call():
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            connection.close()
-
-    return await asyncio.to_thread(call)
 
 
 def test_handshake_without_credentials_is_refused_with_403(daphne_server, cams):
@@ -81,10 +56,10 @@ def test_session_cookie_and_jwt_clients_both_receive_alerts(daphne_server, viewe
             websockets.connect(
                 daphne_server.ws_url, additional_headers={"Cookie": cookie}, origin=origin
             ) as by_session,
-            websockets.connect(f"{daphne_server.ws_url}?token={token(viewer)}") as by_query,
+            websockets.connect(f"{daphne_server.ws_url}?token={access_token(viewer)}") as by_query,
             websockets.connect(
                 daphne_server.ws_url,
-                additional_headers={"Authorization": f"Bearer {token(viewer)}"},
+                additional_headers={"Authorization": f"Bearer {access_token(viewer)}"},
             ) as only_b,
         ):
             await only_b.send(json.dumps({"type": "subscribe", "cameras": [b.pk]}))
@@ -92,7 +67,9 @@ def test_session_cookie_and_jwt_clients_both_receive_alerts(daphne_server, viewe
             await by_query.send(json.dumps({"type": "subscribe", "cameras": [a.pk]}))
             await receive_until(by_query, "subscribed")
 
-            alert = await in_thread(create_alert, camera=a, face_count=2, boxes=[[5, 6, 7, 8, 0.8]])
+            alert = await in_thread_async(
+                create_alert, camera=a, face_count=2, boxes=[[5, 6, 7, 8, 0.8]]
+            )
             for ws in (by_session, by_query):
                 got = await receive_until(ws, "alert")
                 assert got["alert"]["id"] == alert.pk
@@ -101,7 +78,9 @@ def test_session_cookie_and_jwt_clients_both_receive_alerts(daphne_server, viewe
                 ]
             assert await drain_alerts(only_b) == []
 
-            await in_thread(record_status, b.pk, status="offline", last_error="connection refused")
+            await in_thread_async(
+                record_status, b.pk, status="offline", last_error="connection refused"
+            )
             status = await receive_until(only_b, "camera.status")
             assert status["camera"] == status["camera"] | {
                 "id": b.pk,
@@ -133,12 +112,13 @@ def test_resume_after_disconnect_delivers_exactly_the_missed_alerts(daphne_serve
     a, b = cams
 
     async def scenario():
-        url = f"{daphne_server.ws_url}?token={token(viewer)}"
+        url = f"{daphne_server.ws_url}?token={access_token(viewer)}"
         async with websockets.connect(url) as ws:
-            seen = await in_thread(create_alert, camera=a, face_count=1, boxes=[])
+            seen = await in_thread_async(create_alert, camera=a, face_count=1, boxes=[])
             assert (await receive_until(ws, "alert"))["alert"]["id"] == seen.pk
         missed = [
-            await in_thread(create_alert, camera=c, face_count=1, boxes=[]) for c in (b, a, b, a)
+            await in_thread_async(create_alert, camera=c, face_count=1, boxes=[])
+            for c in (b, a, b, a)
         ]
         async with websockets.connect(url) as ws:
             await ws.send(json.dumps({"type": "resume", "after_id": seen.pk}))
@@ -146,7 +126,7 @@ def test_resume_after_disconnect_delivers_exactly_the_missed_alerts(daphne_serve
             while (message := json.loads(await ws.recv()))["type"] != "resume.done":
                 replayed.append(message["alert"]["id"])
             assert replayed == [m.pk for m in missed]
-            live = await in_thread(create_alert, camera=b, face_count=1, boxes=[])
+            live = await in_thread_async(create_alert, camera=b, face_count=1, boxes=[])
             assert await drain_alerts(ws) == [live.pk]
 
     asyncio.run(scenario())
@@ -168,7 +148,7 @@ def test_a_client_that_stops_reading_gets_every_event_in_order_once_it_reads(
 
     async def scenario():
         async with websockets.connect(
-            f"{daphne_server.ws_url}?token={token(viewer)}", max_size=None, max_queue=1
+            f"{daphne_server.ws_url}?token={access_token(viewer)}", max_size=None, max_queue=1
         ) as ws:
             await ws.send(json.dumps({"type": "ping"}))
             await receive_until(ws, "pong")
@@ -204,13 +184,13 @@ def test_a_skylark_on_another_redis_database_hears_none_of_these_alerts(
 
         async def scenario():
             async with (
-                websockets.connect(f"{daphne_server.ws_url}?token={token(viewer)}") as here,
-                websockets.connect(f"{neighbour.ws_url}?token={token(viewer)}") as there,
+                websockets.connect(f"{daphne_server.ws_url}?token={access_token(viewer)}") as here,
+                websockets.connect(f"{neighbour.ws_url}?token={access_token(viewer)}") as there,
             ):
                 for ws in (here, there):
                     await ws.send(json.dumps({"type": "ping"}))
                     await receive_until(ws, "pong")
-                alert = await in_thread(create_alert, camera=cams[0], face_count=1, boxes=[])
+                alert = await in_thread_async(create_alert, camera=cams[0], face_count=1, boxes=[])
                 assert await drain_alerts(here) == [alert.pk]
                 assert await drain_alerts(there) == []
 

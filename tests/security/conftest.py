@@ -1,5 +1,5 @@
-"""Helpers for the security tests: credentials of a user (JWT, session cookie), a camera with a
-password in its URL and an alert with a snapshot, WebSocket and raw-HTTP clients for daphne."""
+"""Helpers for the security tests: a camera with a password in its URL and an alert with a
+snapshot, WebSocket and raw-HTTP clients for daphne (credentials: tests/support/auth.py)."""
 
 import asyncio
 import http.client
@@ -7,25 +7,11 @@ import json
 from dataclasses import dataclass
 
 import pytest
-from django.db import connection
-from django.test import Client
-from rest_framework_simplejwt.tokens import AccessToken
 
 from alerts.services import create_alert
 from cameras.models import Camera
 
 CAMERA_PASSWORD = "Sup3rSecret"
-
-
-def access_token(user) -> str:
-    return str(AccessToken.for_user(user))
-
-
-def session_cookie(user) -> str:
-    """The value of a `sessionid` cookie for `user` (the session row is in the test database)."""
-    client = Client()
-    client.force_login(user)
-    return client.cookies["sessionid"].value
 
 
 @pytest.fixture
@@ -50,18 +36,6 @@ def alert_with_snapshot(secret_camera):
         boxes=[[10, 20, 30, 30, 0.9]],
         snapshot_jpeg=b"\xff\xd8\xff\xe0 not really a jpeg \xff\xd9",
     )
-
-
-def in_thread(fn, *args, **kwargs):
-    """Run ORM code (or a service that broadcasts) off the event loop, as a coroutine."""
-
-    def call():
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            connection.close()
-
-    return asyncio.to_thread(call)
 
 
 async def next_message(ws, timeout: float = 5) -> dict:

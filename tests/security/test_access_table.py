@@ -34,9 +34,10 @@ from cameras.mediamtx import read_token
 from cameras.models import Camera
 from cameras.naming import preview_key, stream_path
 from tests.conftest import PASSWORD
+from tests.support.auth import access_token, session_cookie
 from tests.support.processes import Daphne, child_env
 
-from .conftest import access_token, http_request, session_cookie
+from .conftest import http_request
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 TABLE_START = "<!-- access table"

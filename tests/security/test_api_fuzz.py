@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 
-from .conftest import access_token
+from tests.support.auth import access_token
 
 # The normal run is bounded and repeatable; SKYLARK_FUZZ_EXAMPLES=500 explores with a random seed.
 EXAMPLES = int(os.environ.get("SKYLARK_FUZZ_EXAMPLES", "0"))

@@ -11,8 +11,9 @@ from django.conf import settings
 
 from alerts.models import Alert
 from cameras.naming import preview_key
+from tests.support.auth import access_token, session_cookie
 
-from .conftest import access_token, http_request, session_cookie
+from .conftest import http_request
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

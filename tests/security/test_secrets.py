@@ -8,31 +8,23 @@ WebSocket events and dashboard pages, and the worker's and daphne's log files.
 
 import asyncio
 import json
-import time
 
 import pytest
 import websockets
 
 from cameras.models import Camera
 from simulator.control import free_port
+from tests.support.auth import access_token, session_cookie
 from tests.support.processes import CeleryWorker, child_env
+from tests.support.waiting import wait_for
 
-from .conftest import CAMERA_PASSWORD, access_token, http_request, session_cookie
+from .conftest import CAMERA_PASSWORD, http_request
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.timeout(120),
     pytest.mark.usefixtures("fast_password_hashing"),
 ]
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def test_the_camera_password_appears_nowhere_but_the_operators_view(

@@ -16,8 +16,10 @@ import websockets
 from alerts.consumers import CLOSE_MESSAGE_TOO_BIG, MAX_MESSAGE_BYTES
 from alerts.services import create_alert
 from cameras.models import Camera
+from tests.support.auth import access_token
+from tests.support.threads import in_thread_async
 
-from .conftest import access_token, in_thread, next_message
+from .conftest import next_message
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -86,7 +88,7 @@ def test_bad_message_gets_an_error_on_its_own_socket_only(
             assert answer["type"] == "error" and error in answer["error"], answer
             await assert_only_pong_then(bad)  # still connected and answering
 
-            alert = await in_thread(create_alert, camera=camera, face_count=1, boxes=[])
+            alert = await in_thread_async(create_alert, camera=camera, face_count=1, boxes=[])
             for ws in (bystander, bad):
                 await assert_next_is_alert(ws, alert.pk)
             await assert_only_pong_then(bystander)  # it never saw the bad client's error
@@ -111,7 +113,7 @@ def test_a_message_over_the_limit_gets_an_error_then_a_close(daphne_server, view
                 assert closed.value.rcvd is not None
                 assert closed.value.rcvd.code == CLOSE_MESSAGE_TOO_BIG
 
-            alert = await in_thread(create_alert, camera=camera, face_count=1, boxes=[])
+            alert = await in_thread_async(create_alert, camera=camera, face_count=1, boxes=[])
             await assert_next_is_alert(bystander, alert.pk)
             await assert_only_pong_then(bystander)
 
@@ -131,7 +133,7 @@ def test_a_frame_over_daphnes_limit_drops_only_that_connection(daphne_server, vi
                     await bad.send("x" * (2 * 1024 * 1024))
                     await next_message(bad)
 
-            alert = await in_thread(create_alert, camera=camera, face_count=1, boxes=[])
+            alert = await in_thread_async(create_alert, camera=camera, face_count=1, boxes=[])
             await assert_next_is_alert(bystander, alert.pk)
             await assert_only_pong_then(bystander)
 

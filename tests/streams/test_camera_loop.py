@@ -18,18 +18,9 @@ from cameras.models import Camera
 from cameras.naming import lease_key
 from simulator.control import CameraSimulator, RtspReceiver, free_port
 from tests.support.processes import CeleryBeat, CeleryWorker, child_env
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
-
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def camera_status(camera: Camera) -> str:

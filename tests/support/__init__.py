@@ -1,1 +1,2 @@
-"""Helpers that run Skylark's real processes (daphne, Celery) for integration tests."""
+"""Helpers shared by the tests: real processes (daphne, Celery, Redis), waiting, threads for ORM
+work, WebSocket clients and credentials. Shared fixtures live in tests/conftest.py."""
