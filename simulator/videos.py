@@ -10,6 +10,7 @@ import math
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -327,21 +328,30 @@ def ensure_video(
     video = directory / f"{name}-{key}.mkv"
     if video.exists() and video.with_suffix(".json").exists():
         return video
-    directory.mkdir(parents=True, exist_ok=True)
-    # Generate under a private name and rename, so concurrent runs never see a half-written file;
-    # the video is renamed last because its presence is what marks the entry complete.
-    partial = directory / f"{name}-{key}.partial-{os.getpid()}.mkv"
-    try:
-        make_video(
+    _write_once(
+        video,
+        lambda partial: make_video(
             partial, spans=spans, duration_s=duration_s, width=width, height=height, fps=fps,
             face_size=face_size, seed=seed,
-        )  # fmt: skip
-        os.replace(partial.with_suffix(".json"), video.with_suffix(".json"))
+        ),
+    )  # fmt: skip
+    return video
+
+
+def _write_once(video: Path, write: Callable[[Path], object]) -> None:
+    """write(partial) makes the video (and maybe its truth JSON) under a private name, then both
+    are renamed into place, so concurrent runs never see a half-written file; the video goes
+    last because its presence is what marks a cache entry complete."""
+    video.parent.mkdir(parents=True, exist_ok=True)
+    partial = video.with_name(f"{video.stem}.partial-{os.getpid()}.mkv")
+    try:
+        write(partial)
+        if partial.with_suffix(".json").exists():
+            os.replace(partial.with_suffix(".json"), video.with_suffix(".json"))
         os.replace(partial, video)
     finally:
         partial.unlink(missing_ok=True)
         partial.with_suffix(".json").unlink(missing_ok=True)
-    return video
 
 
 def _frame_rate(video: Path) -> int:
@@ -371,32 +381,27 @@ def ensure_substream(
     }
     key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
     directory = Path(cache_dir) if cache_dir is not None else main.parent
-    stem = f"{main.stem}-sub{width}x{height}-{key}"
-    video = directory / f"{stem}.mkv"
+    video = directory / f"{main.stem}-sub{width}x{height}-{key}.mkv"
     truth_path = main.with_suffix(".json")
     truth = load_truth(main) if truth_path.exists() else None
     if video.exists() and (truth is None or video.with_suffix(".json").exists()):
         return video
-    directory.mkdir(parents=True, exist_ok=True)
-    # As in ensure_video: a private name first, the video renamed last.
-    partial = directory / f"{stem}.partial-{os.getpid()}.mkv"
-    args = [
-        "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", str(main),
-        "-map", "0:v:0", "-vf", f"scale={width}:{height}:flags=area,setsar=1",
-        # Every input frame out once, on its own timestamp: no frame dropped or repeated.
-        "-fps_mode", "passthrough", *_h264_output(partial, _frame_rate(main)),
-    ]  # fmt: skip
-    try:
+    fps = _frame_rate(main)
+
+    def scale(partial: Path) -> None:
+        args = [
+            "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", str(main),
+            "-map", "0:v:0", "-vf", f"scale={width}:{height}:flags=area,setsar=1",
+            # Every input frame out once, on its own timestamp: no frame dropped or repeated.
+            "-fps_mode", "passthrough", *_h264_output(partial, fps),
+        ]  # fmt: skip
         done = subprocess.run(args, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"ffmpeg could not scale {main}: {done.stderr.strip()}")
         if truth is not None:
             truth.scaled(width, height).save(partial)
-            os.replace(partial.with_suffix(".json"), video.with_suffix(".json"))
-        os.replace(partial, video)
-    finally:
-        partial.unlink(missing_ok=True)
-        partial.with_suffix(".json").unlink(missing_ok=True)
+
+    _write_once(video, scale)
     return video
 
 

@@ -146,18 +146,23 @@ def test_impossible_videos_are_refused(spans, face_size, tmp_path: Path):
         make_video(tmp_path / "x.mkv", spans=spans, duration_s=2, face_size=face_size)
 
 
-def test_the_video_is_h264_at_15_fps_with_a_keyframe_every_second(video: Path):
+def probe_frames(video: Path) -> tuple[dict, list[tuple[str, str]]]:
+    """The video stream's properties, and every packet's (pts_time, flags)."""
     probe = subprocess.run(
         ["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
-         "stream=codec_name,width,height,avg_frame_rate,has_b_frames:packet=pts_time,flags",
+         "stream=codec_name,profile,width,height,avg_frame_rate,has_b_frames:packet=pts_time,flags",
          "-of", "json", str(video)],
         capture_output=True, check=True, text=True,
     )  # fmt: skip
     info = json.loads(probe.stdout)
-    stream = info["streams"][0]
+    return info["streams"][0], [(p["pts_time"], p["flags"]) for p in info["packets"]]
+
+
+def test_the_video_is_h264_at_15_fps_with_a_keyframe_every_second(video: Path):
+    stream, packets = probe_frames(video)
     assert (stream["codec_name"], stream["width"], stream["height"]) == ("h264", 1280, 720)
     assert stream["avg_frame_rate"] == "15/1" and stream["has_b_frames"] == 0
-    keyframes = [float(p["pts_time"]) for p in info["packets"] if "K" in p["flags"]]
+    keyframes = [float(pts) for pts, flags in packets if "K" in flags]
     assert len(keyframes) == DURATION_S and keyframes[0] == 0
 
 
@@ -253,18 +258,6 @@ def substream(video: Path) -> Path:
 def camera_with_substream(video: Path):
     with CameraSimulator({"cam": video}, substream=(640, 360)) as simulator:
         yield simulator
-
-
-def probe_frames(video: Path) -> tuple[dict, list[tuple[str, str]]]:
-    """The video stream's properties, and every packet's (pts_time, flags)."""
-    probe = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
-         "stream=codec_name,profile,width,height,avg_frame_rate,has_b_frames:packet=pts_time,flags",
-         "-of", "json", str(video)],
-        capture_output=True, check=True, text=True,
-    )  # fmt: skip
-    info = json.loads(probe.stdout)
-    return info["streams"][0], [(p["pts_time"], p["flags"]) for p in info["packets"]]
 
 
 def test_the_substream_is_the_same_frames_at_640x360(video: Path, substream: Path, truth):
