@@ -18,8 +18,8 @@ from django.utils import timezone
 
 from alerts.models import Alert
 from cameras.models import Camera
+from cameras.streams import enqueue_loop
 from detection.simulator.control import CameraSimulator
-from detection.tasks import enqueue_camera_loop
 from tests.support.processes import CeleryWorker, Process, child_env
 
 from .conftest import FACE_PERIOD_S
@@ -100,7 +100,7 @@ def test_alerts_made_while_postgres_is_down_are_written_once_it_is_back(
                 status=Camera.Status.CONNECTING,
             )
             connections[ALIAS].close()
-            assert enqueue_camera_loop(camera.pk, force=True)
+            assert enqueue_loop(camera.pk, force=True)
             wait_for(lambda: camera_row(camera.pk)["status"] == "online", 20, "online")
             wait_for(lambda: alerts_of(camera.pk), 2 * FACE_PERIOD_S + 2, "a first alert")
 
