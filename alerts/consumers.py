@@ -25,6 +25,7 @@ from channels.layers import get_channel_layer
 from prometheus_client import Gauge
 
 from cameras.selectors import cameras_for_user
+from detection.logfmt import kv
 
 from .realtime import ALL_CAMERAS_GROUP, batch_text, camera_group
 from .selectors import alerts_after
@@ -303,7 +304,7 @@ class AlertConsumer(AsyncJsonWebsocketConsumer):
         try:
             await awaitable
         except Exception as exc:  # redis gone while a client leaves: nothing to undo
-            logger.debug("event=group_discard_failed error=%r", exc)
+            logger.debug(kv(event="group_discard_failed", error=exc))
 
     @database_sync_to_async
     def _visible_cameras(self, ids: set[int]) -> set[int]:

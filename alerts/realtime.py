@@ -5,6 +5,8 @@ import logging
 
 from channels.layers import get_channel_layer
 
+from detection.logfmt import kv
+
 logger = logging.getLogger("skylark.realtime")
 
 ALL_CAMERAS_GROUP = "cameras.all"
@@ -53,5 +55,5 @@ def broadcast(camera_id: int, event: dict) -> None:
         layer.group_send_blocking((ALL_CAMERAS_GROUP, camera_group(camera_id)), message)
     except Exception as exc:  # redis down or restarting: the data is safe in PostgreSQL
         logger.warning(
-            "event=broadcast_failed camera=%s type=%s error=%r", camera_id, event["type"], exc
+            kv(event="broadcast_failed", camera=camera_id, type=event["type"], error=exc)
         )

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from cameras.models import Camera
+from detection.logfmt import kv
 
 from .models import Alert
 from .realtime import broadcast
@@ -68,7 +69,7 @@ def create_alert(
         raise
     # At once in autocommit; inside a caller's transaction, after it commits.
     transaction.on_commit(lambda: broadcast(camera_id, alert_event(alert)))
-    logger.info("event=alert_created camera=%s alert=%s faces=%s", camera_id, alert.pk, face_count)
+    logger.info(kv(event="alert_created", camera=camera_id, alert=alert.pk, faces=face_count))
     return alert
 
 
@@ -102,5 +103,5 @@ def prune_alerts(
             Alert.objects.filter(pk__in=[pk for pk, _ in batch]).delete()
         alerts += len(batch)
         files += sum(1 for _, name in batch if name)
-    logger.info("event=alerts_pruned days=%s alerts=%s files=%s", older_than_days, alerts, files)
+    logger.info(kv(event="alerts_pruned", days=older_than_days, alerts=alerts, files=files))
     return PruneResult(alerts=alerts, files=files)

@@ -1,11 +1,12 @@
-"""Camera admin: list, filters, search, and start/stop actions through the stream services."""
+"""Camera admin: list, filters, search; add, edit, delete and start/stop through the services."""
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
+from django.forms import ModelForm
 from django.http import HttpRequest
 
 from . import services
-from .models import Camera
+from .models import DETECTION_FIELDS, READ_ONLY_FIELDS, SOURCE_FIELDS, Camera
 
 
 @admin.register(Camera)
@@ -13,18 +14,29 @@ class CameraAdmin(admin.ModelAdmin):
     list_display = ["name", "location", "status", "desired_state", "last_frame_at", "fps_out"]
     list_filter = ["status", "desired_state", "detector"]
     search_fields = ["name", "location"]
-    readonly_fields = [
-        "status",
-        "desired_state",
-        "last_error",
-        "last_frame_at",
-        "fps_in",
-        "fps_out",
-        "frames_dropped",
-        "created_at",
-        "updated_at",
+    fieldsets = [
+        ("Source", {"fields": SOURCE_FIELDS}),
+        ("Detection", {"fields": DETECTION_FIELDS}),
+        ("State", {"fields": READ_ONLY_FIELDS}),
     ]
+    readonly_fields = READ_ONLY_FIELDS
     actions = ["start_streams", "stop_streams"]
+
+    def save_model(self, request: HttpRequest, obj: Camera, form: ModelForm, change: bool) -> None:
+        if change:
+            saved = services.update_camera(obj, **form.cleaned_data)
+        else:
+            saved = services.create_camera(**form.cleaned_data)
+        # The admin goes on with `obj` (its log entry, the redirect to the saved camera).
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def delete_model(self, request: HttpRequest, obj: Camera) -> None:
+        services.delete_camera(obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Camera]) -> None:
+        for camera in queryset:
+            services.delete_camera(camera)
 
     @admin.action(description="Start streams")
     def start_streams(self, request: HttpRequest, queryset: QuerySet[Camera]) -> None:

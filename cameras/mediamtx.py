@@ -22,6 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
+from detection.logfmt import kv
 
 from .naming import camera_id_from_stream_path, stream_path
 from .selectors import cameras_for_user
@@ -98,12 +99,14 @@ def auth_hook(request: HttpRequest) -> HttpResponse:
         return HttpResponse("expected a JSON object", status=400, content_type="text/plain")
     status, reason = _decide(payload)
     logger.info(
-        "event=mediamtx_auth action=%s path=%s protocol=%s ip=%s status=%s reason=%r",
-        str(payload.get("action"))[:20],
-        str(payload.get("path"))[:64],
-        str(payload.get("protocol"))[:10],
-        str(payload.get("ip"))[:45],
-        status,
-        reason,
+        kv(
+            event="mediamtx_auth",
+            action=str(payload.get("action"))[:20],
+            path=str(payload.get("path"))[:64],
+            protocol=str(payload.get("protocol"))[:10],
+            ip=str(payload.get("ip"))[:45],
+            status=status,
+            reason=reason,
+        )
     )
     return HttpResponse(reason, status=status, content_type="text/plain")

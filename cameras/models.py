@@ -89,3 +89,36 @@ class Camera(models.Model):
     @property
     def is_running(self) -> bool:
         return self.desired_state == self.DesiredState.RUNNING
+
+
+# The field groups, named once: the API serializer, the dashboard form and the admin use these.
+SOURCE_FIELDS = ("name", "url", "location", "transport")  # where the video comes from
+DETECTION_FIELDS = (  # how its loop looks for faces and when it alerts
+    "detector",
+    "interval_ms",
+    "scale_factor",
+    "min_neighbors",
+    "min_face_size",
+    "cooldown_s",
+    "motion_gating",
+)
+EDITABLE_FIELDS = SOURCE_FIELDS + DETECTION_FIELDS  # what operators edit
+REPORTED_FIELDS = ("status", "last_error", "last_frame_at", "fps_in", "fps_out", "frames_dropped")
+# Nobody edits these directly: desired_state changes through start/stop, the rest is reported.
+READ_ONLY_FIELDS = ("desired_state", *REPORTED_FIELDS, "created_at", "updated_at")
+
+# What a camera's loop runs with (detection/tasks.py pipeline_config, and the name its alerts
+# carry). A running loop restarts when one of these changes and only then: editing `location`
+# leaves it alone. A new setting the pipeline reads belongs here too.
+PIPELINE_FIELDS = (
+    "name",
+    "url",
+    "transport",
+    "detector",
+    "interval_ms",
+    "scale_factor",
+    "min_neighbors",
+    "min_face_size",
+    "cooldown_s",
+    "motion_gating",
+)

@@ -25,3 +25,8 @@ def preview_key(camera_id: int) -> str:
 def watchers_key(camera_id: int) -> str:
     """Redis key that exists while someone watches the camera's MJPEG/snapshot preview."""
     return f"skylark:watchers:camera:{camera_id}"
+
+
+def enqueue_guard_key(camera_id: int) -> str:
+    """Redis key that exists for a while after the camera's loop was queued (no second queueing)."""
+    return f"skylark:enqueued:camera:{camera_id}"

@@ -1,11 +1,12 @@
-"""Camera API shapes. Validation lives on the model (field validators), not here."""
+"""Camera API shapes. Validation lives on the model (field validators), not here; saving goes
+through the services (cameras/api.py)."""
 
 from rest_framework import serializers
 
 from accounts.permissions import is_operator
 from detection.urls import redact_url
 
-from .models import Camera
+from .models import EDITABLE_FIELDS, READ_ONLY_FIELDS, Camera
 
 
 class CameraSerializer(serializers.ModelSerializer):
@@ -13,41 +14,8 @@ class CameraSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Camera
-        fields = [
-            "id",
-            "name",
-            "url",
-            "location",
-            "transport",
-            "desired_state",
-            "status",
-            "last_error",
-            "last_frame_at",
-            "fps_in",
-            "fps_out",
-            "frames_dropped",
-            "detector",
-            "interval_ms",
-            "scale_factor",
-            "min_neighbors",
-            "min_face_size",
-            "cooldown_s",
-            "motion_gating",
-            "stream_path",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = [
-            "desired_state",
-            "status",
-            "last_error",
-            "last_frame_at",
-            "fps_in",
-            "fps_out",
-            "frames_dropped",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *EDITABLE_FIELDS, *READ_ONLY_FIELDS, "stream_path"]
+        read_only_fields = READ_ONLY_FIELDS
 
     def to_representation(self, instance: Camera) -> dict:
         data = super().to_representation(instance)

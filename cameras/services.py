@@ -1,13 +1,21 @@
-"""Stream control and status reporting: every entry point (API, admin, dashboard, CLI, loop) calls these."""
+"""The camera's rules: add, edit and delete it, start and stop its loop, keep loops in line with
+what operators asked for, and record what loops report. Every entry point (API, admin, dashboard,
+CLI, the loop and its reconciler) calls these.
+"""
 
 import logging
 from datetime import datetime
 
-from django.db import transaction
+import redis
+from django.db import DatabaseError, transaction
 
 from alerts.realtime import broadcast
+from config.redis import get_redis
+from detection.logfmt import kv
 
-from .models import Camera
+from . import streams
+from .models import EDITABLE_FIELDS, PIPELINE_FIELDS, Camera
+from .naming import lease_key
 
 logger = logging.getLogger("skylark.cameras")
 
@@ -38,6 +46,57 @@ def _broadcast_status_on_commit(camera_id: int) -> None:
     transaction.on_commit(send)
 
 
+def _check_editable(fields: dict[str, object]) -> None:
+    not_editable = sorted(set(fields) - set(EDITABLE_FIELDS))
+    if not_editable:
+        raise TypeError(f"not an editable camera field: {', '.join(not_editable)}")
+
+
+def create_camera(**fields: object) -> Camera:
+    """Add a camera (stopped) from the operator's fields; raises ValidationError on bad values."""
+    _check_editable(fields)
+    camera = Camera(**fields)
+    camera.full_clean()
+    camera.save()
+    logger.info(kv(event="camera_created", camera=camera.pk))
+    return camera
+
+
+@transaction.atomic
+def update_camera(camera: Camera, **changes: object) -> Camera:
+    """Change operator fields and save only those, so the status the loop writes meanwhile stays.
+
+    A running loop restarts with the new settings only when a PIPELINE_FIELDS value changed: it
+    compares what it runs with against the row (cameras.streams.loop_stop_reason).
+    """
+    _check_editable(changes)
+    row = Camera.objects.select_for_update().get(pk=camera.pk)
+    changed = [name for name, value in changes.items() if getattr(row, name) != value]
+    if not changed:
+        return row
+    for name in changed:
+        setattr(row, name, changes[name])
+    row.full_clean()
+    row.save(update_fields=[*changed, "updated_at"])
+    restarts = row.is_running and any(name in PIPELINE_FIELDS for name in changed)
+    logger.info(
+        kv(
+            event="camera_updated",
+            camera=row.pk,
+            changed=changed,
+            loop_restarts="yes" if restarts else "no",
+        )
+    )
+    return row
+
+
+def delete_camera(camera: Camera) -> None:
+    """Delete the camera and its alerts; its loop sees the row gone within a second and exits."""
+    camera_id = camera.pk
+    camera.delete()
+    logger.info(kv(event="camera_deleted", camera=camera_id))
+
+
 @transaction.atomic
 def start_stream(camera: Camera) -> Camera:
     """Ask for the camera's loop to run; the reconciler (or the enqueue below) starts it."""
@@ -46,9 +105,10 @@ def start_stream(camera: Camera) -> Camera:
         status=Camera.Status.CONNECTING, last_error=""
     )
     camera.refresh_from_db()
-    logger.info("event=stream_start camera=%s", camera.pk)
+    logger.info(kv(event="stream_start", camera=camera.pk))
     _broadcast_status_on_commit(camera.pk)
-    transaction.on_commit(lambda: _enqueue_loop(camera.pk))
+    # Now rather than at the next reconcile tick; after the commit, so the loop sees `running`.
+    transaction.on_commit(lambda: streams.enqueue_loop(camera.pk))
     return camera
 
 
@@ -57,7 +117,7 @@ def stop_stream(camera: Camera) -> Camera:
     """Ask for the camera's loop to stop; the loop sees it within a second and reports stopped."""
     Camera.objects.filter(pk=camera.pk).update(desired_state=Camera.DesiredState.STOPPED)
     camera.refresh_from_db()
-    logger.info("event=stream_stop camera=%s", camera.pk)
+    logger.info(kv(event="stream_stop", camera=camera.pk))
     _broadcast_status_on_commit(camera.pk)
     return camera
 
@@ -89,8 +149,47 @@ def record_status(
     return bool(updated)
 
 
-def _enqueue_loop(camera_id: int) -> None:
-    """Hand the loop to a streams worker now rather than at the next reconcile tick."""
-    from detection.tasks import enqueue_camera_loop  # the Celery glue imports this module
+def reconcile_streams() -> dict[str, list[int]]:
+    """Start the loops that should run and have none; mark stopped the cameras whose loop is gone.
 
-    enqueue_camera_loop(camera_id)
+    Beat runs this every few seconds: it logs one line when it changed something, nothing otherwise.
+    """
+    started, marked_stopped = [], []
+    client = get_redis()
+    for camera_id, desired, status in Camera.objects.values_list("pk", "desired_state", "status"):
+        has_lease = bool(client.exists(lease_key(camera_id)))
+        if desired == Camera.DesiredState.RUNNING and not has_lease:
+            if streams.enqueue_loop(camera_id):
+                started.append(camera_id)
+        elif (
+            desired == Camera.DesiredState.STOPPED
+            and not has_lease
+            and status != Camera.Status.STOPPED
+        ):
+            record_status(camera_id, status=Camera.Status.STOPPED)
+            marked_stopped.append(camera_id)
+    if started or marked_stopped:
+        logger.info(kv(event="reconcile", started=started, marked_stopped=marked_stopped))
+    return {"started": started, "marked_stopped": marked_stopped}
+
+
+def loop_ended(camera_id: int, reason: str) -> None:
+    """After a loop: record stopped, or hand a reconfigured camera straight to a new loop."""
+    try:
+        if reason == "reconfigured":
+            streams.enqueue_loop(camera_id, force=True)
+        elif reason == "worker shutdown":
+            # Still wanted: another worker (or this one restarted) picks it up via the reconciler.
+            record_status(
+                camera_id,
+                status=Camera.Status.OFFLINE,
+                last_error="worker stopped; waiting for a worker",
+            )
+        elif reason in ("stopped", ""):
+            still_running = Camera.objects.filter(
+                pk=camera_id, desired_state=Camera.DesiredState.RUNNING
+            ).exists()
+            if not still_running:
+                record_status(camera_id, status=Camera.Status.STOPPED)
+    except (DatabaseError, redis.RedisError) as exc:
+        logger.warning(kv(event="loop_finish_failed", camera=camera_id, error=exc))

@@ -24,21 +24,10 @@ from detection.urls import redact_url
 
 from . import services
 from .media import whep_url
-from .models import Camera
+from .models import DETECTION_FIELDS, EDITABLE_FIELDS, SOURCE_FIELDS, Camera
 from .selectors import cameras_for_user
 
 FEED_SIZE = 30  # alerts shown in a live feed; older ones are on the history page
-
-SOURCE_FIELDS = ["name", "url", "location", "transport"]
-DETECTION_FIELDS = [
-    "detector",
-    "interval_ms",
-    "scale_factor",
-    "min_neighbors",
-    "min_face_size",
-    "cooldown_s",
-    "motion_gating",
-]
 
 
 class CameraForm(forms.ModelForm):
@@ -46,7 +35,7 @@ class CameraForm(forms.ModelForm):
 
     class Meta:
         model = Camera
-        fields = SOURCE_FIELDS + DETECTION_FIELDS
+        fields = EDITABLE_FIELDS
         widgets = {
             "url": forms.TextInput(
                 attrs={
@@ -125,7 +114,7 @@ def detail(request: HttpRequest, camera_id: int) -> HttpResponse:
 def _settings_rows(camera: Camera, user: User) -> list[tuple[str, str]]:
     """(label, value) for the camera page; viewers never see the URL's credentials."""
     rows = []
-    for name in SOURCE_FIELDS[1:] + DETECTION_FIELDS:
+    for name in [name for name in EDITABLE_FIELDS if name != "name"]:  # the name is the title
         field = Camera._meta.get_field(name)
         if name == "url":
             value = camera.url if is_operator(user) else redact_url(camera.url)
@@ -162,7 +151,7 @@ def stop(request: HttpRequest, camera_id: int) -> HttpResponse:
 def create(request: HttpRequest) -> HttpResponse:
     form = CameraForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        camera = form.save()
+        camera = services.create_camera(**form.cleaned_data)
         messages.success(request, f"Camera “{camera.name}” added. Start it to see its video.")
         return redirect("dashboard:camera-detail", camera.pk)
     return render(request, "cameras/form.html", {"form": form, "camera": None})
@@ -173,7 +162,7 @@ def edit(request: HttpRequest, camera_id: int) -> HttpResponse:
     camera = get_object_or_404(cameras_for_user(request.user), pk=camera_id)
     form = CameraForm(request.POST or None, instance=camera)
     if request.method == "POST" and form.is_valid():
-        form.save()  # a running loop notices updated_at and restarts with the new settings
+        services.update_camera(camera, **form.cleaned_data)
         messages.success(request, f"Camera “{camera.name}” saved.")
         return redirect("dashboard:camera-detail", camera.pk)
     return render(request, "cameras/form.html", {"form": form, "camera": camera})
@@ -184,7 +173,7 @@ def delete(request: HttpRequest, camera_id: int) -> HttpResponse:
     camera = get_object_or_404(cameras_for_user(request.user), pk=camera_id)
     if request.method == "POST":
         name = camera.name
-        camera.delete()  # its loop sees the row gone and exits; its alerts go with it
+        services.delete_camera(camera)
         messages.success(request, f"Camera “{name}” deleted.")
         return redirect("dashboard:grid")
     return render(request, "cameras/confirm_delete.html", {"camera": camera})

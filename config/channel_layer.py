@@ -43,6 +43,8 @@ from channels_redis.pubsub import (
 )
 from channels_redis.utils import _close_redis, _consistent_hash, _wrap_close, decode_hosts
 
+from detection.logfmt import kv
+
 logger = logging.getLogger("skylark.realtime")
 
 INTERRUPTED = {"type": "skylark.interrupted"}
@@ -76,7 +78,7 @@ class _Shard(RedisSingleShardConnection):
             except (asyncio.CancelledError, GeneratorExit):
                 raise
             except Exception as exc:
-                logger.warning("event=layer_interrupted error=%r", exc)
+                logger.warning(kv(event="layer_interrupted", error=exc))
                 self._tell_consumers()
                 await self._start_over()
                 return

@@ -12,6 +12,8 @@ import uuid
 
 import redis
 
+from .logfmt import kv
+
 log = logging.getLogger("skylark.detection")
 
 # Renew only if the lease is still ours. A lease that is gone (Redis restarted empty, or it lapsed
@@ -84,4 +86,4 @@ class LeaseKeeper:
                     return
             except redis.RedisError as exc:
                 # Redis away: keep trying; if it comes back empty the lease is taken again.
-                log.debug("event=lease_renew_failed key=%s error=%r", self.lease.key, exc)
+                log.debug(kv(event="lease_renew_failed", key=self.lease.key, error=exc))

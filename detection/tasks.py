@@ -1,7 +1,8 @@
-"""Celery glue: one `run_camera` loop per running camera, and the reconciler that keeps it so.
+"""Celery glue: one `run_camera` loop per running camera, and the beat task that reconciles.
 
 The pipeline itself (detection/pipeline.py) knows nothing of Django; `CameraSink` is how its
-status, alerts and previews reach the database, Redis and the dashboards.
+status, alerts and previews reach the database, Redis and the dashboards. When to queue, stop or
+restart a loop is decided in cameras/services.py and cameras/streams.py; the tasks call them.
 """
 
 import logging
@@ -20,6 +21,7 @@ from prometheus_client import start_http_server
 
 from alerts.services import create_alert
 from cameras import services as camera_services
+from cameras import streams
 from cameras.models import Camera
 from cameras.naming import lease_key, preview_key, stream_path, watchers_key
 from cameras.validators import source_for_capture
@@ -28,6 +30,7 @@ from config.redis import get_redis
 from .config import ConfigError, PipelineConfig
 from .detectors import DetectorConfigError
 from .lease import Lease, LeaseKeeper
+from .logfmt import kv
 from .metrics import ALERTS_CREATED, CAMERA_RECONNECTS
 from .pipeline import AlertEvent, Pipeline, StatusReport
 
@@ -38,7 +41,6 @@ LOOP_SILENCE_S = 30.0  # a loop that shows no life for this long gives its camer
 CHECK_INTERVAL_S = 1.0  # how often the loop re-reads desired_state
 PREVIEW_TTL_S = 10
 PENDING_ALERTS_MAX = 1000  # alerts kept in memory while PostgreSQL is unreachable
-ENQUEUE_GUARD_S = 15  # a camera enqueued this recently is not enqueued again by the reconciler
 
 
 # Set when this worker is asked to stop: loops end at once instead of holding up the shutdown.
@@ -92,7 +94,7 @@ class CameraSink:
     def __init__(self, camera: Camera, keeper: LeaseKeeper, redis_client: redis.Redis) -> None:
         self.camera = camera  # its name goes into alert events; a change restarts the loop
         self.camera_id = camera.pk
-        self.config_version = camera.updated_at
+        self.running_with = streams.pipeline_settings(camera)
         self.keeper = keeper
         self.redis = redis_client
         self.pending: deque[AlertEvent] = deque(maxlen=PENDING_ALERTS_MAX)
@@ -118,13 +120,13 @@ class CameraSink:
                 last_frame_at=_aware(report.last_frame_at),
             )
         except DatabaseError as exc:
-            logger.warning("event=status_not_saved camera=%s error=%r", self.camera_id, exc)
+            logger.warning(kv(event="status_not_saved", camera=self.camera_id, error=exc))
             close_old_connections()
 
     def on_alert(self, event: AlertEvent) -> None:
         with self.lock:
             if len(self.pending) == self.pending.maxlen:
-                logger.error("event=alert_buffer_full camera=%s dropped_oldest=1", self.camera_id)
+                logger.error(kv(event="alert_buffer_full", camera=self.camera_id, dropped_oldest=1))
             self.pending.append(event)
         self.flush_alerts()
 
@@ -145,19 +147,23 @@ class CameraSink:
                     )
                 except (OperationalError, InterfaceError) as exc:
                     logger.warning(
-                        "event=alert_buffered camera=%s pending=%s error=%r",
-                        self.camera_id,
-                        len(self.pending),
-                        exc,
+                        kv(
+                            event="alert_buffered",
+                            camera=self.camera_id,
+                            pending=len(self.pending),
+                            error=exc,
+                        )
                     )
                     close_old_connections()
                     return
                 except DatabaseError as exc:
                     logger.error(
-                        "event=alert_dropped camera=%s faces=%s error=%r",
-                        self.camera_id,
-                        event.face_count,
-                        exc,
+                        kv(
+                            event="alert_dropped",
+                            camera=self.camera_id,
+                            faces=event.face_count,
+                            error=exc,
+                        )
                     )
                 else:
                     ALERTS_CREATED.labels(camera=str(self.camera_id)).inc()
@@ -181,7 +187,7 @@ class CameraSink:
         try:
             self.redis.set(preview_key(self.camera_id), jpeg, ex=PREVIEW_TTL_S)
         except redis.RedisError as exc:
-            logger.debug("event=preview_not_saved camera=%s error=%r", self.camera_id, exc)
+            logger.debug(kv(event="preview_not_saved", camera=self.camera_id, error=exc))
 
     # -- control -----------------------------------------------------------------------
     def should_stop(self) -> bool:
@@ -201,21 +207,10 @@ class CameraSink:
         if self.keeper.lost:
             return "lease lost"
         try:
-            row = (
-                Camera.objects.filter(pk=self.camera_id)
-                .values("desired_state", "updated_at")
-                .first()
-            )
+            return streams.loop_stop_reason(self.camera_id, self.running_with)
         except DatabaseError:
             close_old_connections()
             return ""  # PostgreSQL down: keep detecting and buffering
-        if row is None:
-            return "deleted"
-        if row["desired_state"] != Camera.DesiredState.RUNNING:
-            return "stopped"
-        if row["updated_at"] != self.config_version:
-            return "reconfigured"
-        return ""
 
 
 def _aware(unix_time: float | None) -> datetime | None:
@@ -228,7 +223,7 @@ def run_camera(camera_id: int) -> str:
     client = get_redis()
     lease = Lease(client, lease_key(camera_id), ttl_ms=LEASE_TTL_MS)
     if not lease.acquire():
-        logger.info("event=loop_skipped camera=%s reason=lease_held", camera_id)
+        logger.info(kv(event="loop_skipped", camera=camera_id, reason="lease_held"))
         return "lease held"
     keeper = LeaseKeeper(lease, owner_silence_s=LOOP_SILENCE_S)
     keeper.start()
@@ -238,7 +233,7 @@ def run_camera(camera_id: int) -> str:
         if camera is None or not camera.is_running:
             return "not running"
         sink = CameraSink(camera, keeper, client)
-        logger.info("event=loop_start camera=%s", camera_id)
+        logger.info(kv(event="loop_start", camera=camera_id))
         try:
             pipeline = Pipeline(pipeline_config(camera), sink)
         except (DetectorConfigError, ConfigError) as exc:
@@ -246,76 +241,22 @@ def run_camera(camera_id: int) -> str:
             camera_services.record_status(
                 camera_id, status=Camera.Status.ERROR, last_error=str(exc)
             )
-            logger.error("event=loop_config_error camera=%s error=%r", camera_id, str(exc))
+            logger.error(kv(event="loop_config_error", camera=camera_id, error=str(exc)))
             sink.stop_reason = "config error"
             return sink.stop_reason
         pipeline.run()
-        logger.info("event=loop_end camera=%s reason=%s", camera_id, sink.stop_reason or "ended")
+        logger.info(kv(event="loop_end", camera=camera_id, reason=sink.stop_reason or "ended"))
         return sink.stop_reason or "ended"
     finally:
         if sink is not None:
             sink.flush_alerts()
         keeper.stop()
         lease.release()
-        _finish(camera_id, sink.stop_reason if sink else "")
+        camera_services.loop_ended(camera_id, sink.stop_reason if sink else "")
         close_old_connections()
-
-
-def _finish(camera_id: int, reason: str) -> None:
-    """After the loop: record stopped, or hand a reconfigured camera straight to a new loop."""
-    try:
-        if reason == "reconfigured":
-            enqueue_camera_loop(camera_id, force=True)
-        elif reason == "worker shutdown":
-            # Still wanted: another worker (or this one restarted) picks it up via the reconciler.
-            camera_services.record_status(
-                camera_id,
-                status=Camera.Status.OFFLINE,
-                last_error="worker stopped; waiting for a worker",
-            )
-        elif reason in ("stopped", ""):
-            still_running = Camera.objects.filter(
-                pk=camera_id, desired_state=Camera.DesiredState.RUNNING
-            ).exists()
-            if not still_running:
-                camera_services.record_status(camera_id, status=Camera.Status.STOPPED)
-    except (DatabaseError, redis.RedisError) as exc:
-        logger.warning("event=loop_finish_failed camera=%s error=%r", camera_id, exc)
-
-
-def enqueue_camera_loop(camera_id: int, *, force: bool = False) -> bool:
-    """Queue the camera's loop on the streams queue unless it runs or was queued moments ago."""
-    client = get_redis()
-    try:
-        if client.exists(lease_key(camera_id)) and not force:
-            return False
-        guard = f"skylark:enqueued:camera:{camera_id}"
-        if not client.set(guard, "1", nx=True, ex=ENQUEUE_GUARD_S) and not force:
-            return False
-        run_camera.apply_async(args=[camera_id], queue="streams")
-    except Exception as exc:  # broker down: the reconciler tries again in a few seconds
-        logger.warning("event=enqueue_failed camera=%s error=%r", camera_id, exc)
-        return False
-    return True
 
 
 @shared_task(ignore_result=True)
 def reconcile_streams() -> dict:
-    """Every few seconds: start loops that should run, and mark dead loops' cameras stopped."""
-    started, marked_stopped = [], []
-    client = get_redis()
-    for camera_id, desired, status in Camera.objects.values_list("pk", "desired_state", "status"):
-        has_lease = bool(client.exists(lease_key(camera_id)))
-        if desired == Camera.DesiredState.RUNNING and not has_lease:
-            if enqueue_camera_loop(camera_id):
-                started.append(camera_id)
-        elif (
-            desired == Camera.DesiredState.STOPPED
-            and not has_lease
-            and status != Camera.Status.STOPPED
-        ):
-            camera_services.record_status(camera_id, status=Camera.Status.STOPPED)
-            marked_stopped.append(camera_id)
-    if started or marked_stopped:
-        logger.info("event=reconcile started=%s marked_stopped=%s", started, marked_stopped)
-    return {"started": started, "marked_stopped": marked_stopped}
+    """Every few seconds (beat): start loops that should run, mark dead loops' cameras stopped."""
+    return camera_services.reconcile_streams()

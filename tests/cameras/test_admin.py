@@ -1,9 +1,13 @@
-"""Admin: the camera actions go through the stream services; the alert list shows thumbnails."""
+"""Admin: camera add/change/delete and the start/stop actions go through the services; the alert
+list shows thumbnails."""
+
+import logging
 
 import pytest
 
 from alerts.services import create_alert
 from cameras.models import Camera
+from cameras.services import record_status, start_stream
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +33,50 @@ def test_start_and_stop_actions_set_desired_state(admin_client, camera):
     camera.refresh_from_db()
     other.refresh_from_db()
     assert camera.desired_state == "stopped" and other.desired_state == "running"
+
+
+ADMIN_FIELDS = {
+    "name": "Yard",
+    "url": "rtsp://cam:pw@192.168.1.30:554/live",
+    "location": "Back",
+    "transport": "tcp",
+    "detector": "haar",
+    "interval_ms": 1000,
+    "scale_factor": 1.1,
+    "min_neighbors": 6,
+    "min_face_size": 40,
+    "cooldown_s": 10,
+    "motion_gating": "on",
+}
+
+
+def test_add_change_and_delete_go_through_the_services(admin_client, caplog):
+    caplog.set_level(logging.INFO, logger="skylark.cameras")
+    form = admin_client.get("/admin/cameras/camera/add/").content.decode()
+    assert ">Source<" in form and ">Detection<" in form  # the field groups as fieldsets
+    added = admin_client.post("/admin/cameras/camera/add/", ADMIN_FIELDS)
+    camera = Camera.objects.get(name="Yard")
+    assert added.status_code == 302 and added.url == "/admin/cameras/camera/"
+
+    start_stream(camera)
+    record_status(camera.pk, status="online", fps_in=15.0)
+    changed = admin_client.post(
+        f"/admin/cameras/camera/{camera.pk}/change/", {**ADMIN_FIELDS, "location": "Garden"}
+    )
+    assert changed.status_code == 302
+    camera.refresh_from_db()
+    assert (camera.location, camera.desired_state, camera.status) == ("Garden", "running", "online")
+
+    deleted = admin_client.post(f"/admin/cameras/camera/{camera.pk}/delete/", {"post": "yes"})
+    assert deleted.status_code == 302
+    assert not Camera.objects.filter(pk=camera.pk).exists()
+    events = [r.getMessage().split()[0] for r in caplog.records if r.name == "skylark.cameras"]
+    assert events == [
+        "event=camera_created",
+        "event=stream_start",
+        "event=camera_updated",
+        "event=camera_deleted",
+    ]
 
 
 def test_camera_list_search_and_alert_thumbnails(admin_client, camera):

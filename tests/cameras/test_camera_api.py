@@ -1,5 +1,7 @@
 """Camera API contract: CRUD by operators, read-only for viewers, validation and masking."""
 
+import logging
+
 import pytest
 
 from cameras.models import Camera
@@ -9,7 +11,8 @@ pytestmark = pytest.mark.django_db
 VALID = {"name": "Yard", "url": "rtsp://cam:pw1234@192.168.1.20:554/h264", "location": "Back"}
 
 
-def test_operator_creates_updates_and_deletes_a_camera(operator_client):
+def test_operator_creates_updates_and_deletes_a_camera(operator_client, caplog):
+    caplog.set_level(logging.INFO, logger="skylark.cameras")
     created = operator_client.post("/api/cameras/", VALID, format="json")
     assert created.status_code == 201, created.content
     body = created.json()
@@ -26,6 +29,12 @@ def test_operator_creates_updates_and_deletes_a_camera(operator_client):
 
     assert operator_client.delete(url).status_code == 204
     assert not Camera.objects.filter(pk=body["id"]).exists()
+    # Each write went through the services, which log it.
+    assert [r.getMessage() for r in caplog.records if r.name == "skylark.cameras"] == [
+        f"event=camera_created camera={body['id']}",
+        f"event=camera_updated camera={body['id']} changed=location,interval_ms loop_restarts=no",
+        f"event=camera_deleted camera={body['id']}",
+    ]
 
 
 def test_viewer_reads_with_the_password_masked(viewer_client, camera):

@@ -1,6 +1,7 @@
 """The dashboard's views over HTTP (Django's test client): history paging and filters, roles,
 start/stop answers, and where tiles play WebRTC from."""
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from alerts.models import Alert
 from alerts.services import acknowledge_alert, create_alert
 from alerts.views import PAGE_SIZE
 from cameras.models import Camera
+from cameras.services import record_status, start_stream
 
 pytestmark = pytest.mark.django_db
 
@@ -130,6 +132,53 @@ def test_camera_management_is_for_operators_only(viewer, operator, cameras):
     assert plain.url == "/"
     camera.refresh_from_db()
     assert camera.desired_state == "running"
+
+
+FORM_FIELDS = {
+    "name": "Yard",
+    "url": "rtsp://cam:pw@192.168.1.30:554/live",
+    "location": "Back",
+    "transport": "tcp",
+    "detector": "haar",
+    "interval_ms": 1000,
+    "scale_factor": 1.1,
+    "min_neighbors": 6,
+    "min_face_size": 40,
+    "cooldown_s": 10,
+    "motion_gating": "on",
+}
+
+
+def test_operator_adds_edits_and_deletes_a_camera_through_the_services(operator, caplog):
+    caplog.set_level(logging.INFO, logger="skylark.cameras")
+    client = signed_in(operator)
+    added = client.post("/cameras/new/", FORM_FIELDS)
+    camera = Camera.objects.get(name="Yard")
+    assert added.status_code == 302 and added.url == f"/cameras/{camera.pk}/"
+    assert camera.desired_state == "stopped"
+
+    # While the operator edits, the camera is started and its loop reports: the save keeps that.
+    start_stream(camera)
+    record_status(camera.pk, status="online", fps_in=15.0)
+    edited = client.post(f"/cameras/{camera.pk}/edit/", {**FORM_FIELDS, "location": "Garden"})
+    assert edited.status_code == 302 and edited.url == f"/cameras/{camera.pk}/"
+    camera.refresh_from_db()
+    assert (camera.location, camera.desired_state, camera.status) == ("Garden", "running", "online")
+
+    refused = client.post(f"/cameras/{camera.pk}/edit/", {**FORM_FIELDS, "interval_ms": 5})
+    assert refused.status_code == 200 and "interval_ms" in refused.context["form"].errors
+    assert Camera.objects.get(pk=camera.pk).interval_ms == 1000
+
+    deleted = client.post(f"/cameras/{camera.pk}/delete/")
+    assert deleted.status_code == 302 and deleted.url == "/"
+    assert not Camera.objects.filter(pk=camera.pk).exists()
+    events = [r.getMessage().split()[0] for r in caplog.records if r.name == "skylark.cameras"]
+    assert events == [
+        "event=camera_created",
+        "event=stream_start",
+        "event=camera_updated",
+        "event=camera_deleted",
+    ]
 
 
 def test_tiles_play_webrtc_only_when_mediamtx_is_configured(settings, viewer, cameras):

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from alerts.models import Alert
 from cameras.models import Camera
-from detection.tasks import enqueue_camera_loop
+from cameras.streams import enqueue_loop
 from simulator.control import CameraSimulator
 from tests.support.processes import CeleryWorker, Process, child_env
 from tests.support.waiting import wait_for
@@ -101,7 +101,7 @@ def test_alerts_made_while_postgres_is_down_are_written_once_it_is_back(
                 status=Camera.Status.CONNECTING,
             )
             connections[ALIAS].close()
-            assert enqueue_camera_loop(camera.pk, force=True)
+            assert enqueue_loop(camera.pk, force=True)
             wait_for(lambda: camera_row(camera.pk)["status"] == "online", 20, "online")
             wait_for(lambda: alerts_of(camera.pk), 2 * FACE_PERIOD_S + 2, "a first alert")
 

@@ -1,6 +1,8 @@
 """CameraSink, the loop's way into Skylark, against the real PostgreSQL and Redis."""
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,16 +28,25 @@ def event(camera_id: int, faces: int, snapshot: bytes = b"") -> AlertEvent:
     )
 
 
-@pytest.fixture
-def sink():
-    camera = Camera.objects.create(name="Door", url="rtsp://cam.local/stream", status="online")
+@contextmanager
+def loop_sink(camera: Camera) -> Iterator[CameraSink]:
+    """The sink of a loop that holds the camera's lease, as run_camera builds it."""
     lease = Lease(get_redis(), lease_key(camera.pk), ttl_ms=6000)
     assert lease.acquire()
     keeper = LeaseKeeper(lease)
     keeper.start()
-    yield CameraSink(camera, keeper, get_redis())
-    keeper.stop()
-    lease.release()
+    try:
+        yield CameraSink(camera, keeper, get_redis())
+    finally:
+        keeper.stop()
+        lease.release()
+
+
+@pytest.fixture
+def sink():
+    camera = Camera.objects.create(name="Door", url="rtsp://cam.local/stream", status="online")
+    with loop_sink(camera) as sink:
+        yield sink
 
 
 def test_an_alert_the_database_refuses_is_dropped_and_does_not_hold_back_the_next(
@@ -64,3 +75,26 @@ def test_a_loop_that_lost_its_lease_writes_no_status(sink):
                      last_frame_at=None, reconnects=0, publish_state="off", publish_error="")
     )  # fmt: skip
     assert Camera.objects.get(pk=sink.camera_id).status == "online"
+
+
+@pytest.mark.parametrize(
+    "change,restarts",
+    [
+        ({"location": "Garden"}, False),
+        ({"location": "Garden", "interval_ms": 1000}, False),  # interval_ms as it was
+        ({"interval_ms": 500}, True),
+        ({"name": "Gate"}, True),  # its alerts carry the name
+        ({"motion_gating": False}, True),
+    ],
+)
+def test_an_edit_restarts_a_running_loop_only_when_the_pipeline_uses_the_field(
+    operator_client, change, restarts
+):
+    camera = Camera.objects.create(
+        name="Door", url="rtsp://cam.local/stream", location="Hall", desired_state="running"
+    )
+    with loop_sink(camera) as sink:
+        response = operator_client.patch(f"/api/cameras/{camera.pk}/", change, format="json")
+        assert response.status_code == 200, response.content
+        assert sink.should_stop() is restarts
+        assert sink.stop_reason == ("reconfigured" if restarts else "")
