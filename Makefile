@@ -18,6 +18,8 @@ APT_TEST_PACKAGES := chromium
 export MEDIAMTX_BIN ?= $(shell command -v mediamtx 2>/dev/null)
 export SKYLARK_PORT ?= 8000
 RUN_PROCESSES := web streams default beat camera $(if $(MEDIAMTX_BIN),mediamtx)
+# On the honcho line itself (a continued line would echo its `\` when there is no MediaMTX).
+MEDIAMTX_ENV = $(if $(MEDIAMTX_BIN),MEDIAMTX_RTSP_URL=rtsp://127.0.0.1:8554 MEDIAMTX_WEBRTC_URL=http://127.0.0.1:8889 MEDIAMTX_PUBLISH_SECRET=$$(cat var/mediamtx-publish-secret) )
 
 run: system-deps services venv db
 	$(BIN)/python manage.py ensure_demo
@@ -27,8 +29,7 @@ run: system-deps services venv db
 		echo ">> MediaMTX found at $(MEDIAMTX_BIN): tiles will play WebRTC"; \
 	else echo ">> no MediaMTX binary (set MEDIAMTX_BIN to use one): tiles will play MJPEG"; fi
 	@echo ">> starting $(RUN_PROCESSES) — open http://127.0.0.1:$(SKYLARK_PORT) and log in as demo / demo-pass-123 (Ctrl-C stops all)"
-	$(if $(MEDIAMTX_BIN),MEDIAMTX_RTSP_URL=rtsp://127.0.0.1:8554 MEDIAMTX_WEBRTC_URL=http://127.0.0.1:8889 MEDIAMTX_PUBLISH_SECRET=$$(cat var/mediamtx-publish-secret)) \
-		$(BIN)/honcho start -f Procfile $(RUN_PROCESSES)
+	$(MEDIAMTX_ENV)$(BIN)/honcho start -f Procfile $(RUN_PROCESSES)
 
 test: system-deps test-system-deps services venv
 	$(BIN)/ruff check .

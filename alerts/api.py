@@ -1,49 +1,61 @@
 """Alert REST API: cursor-paginated list with filters, retrieve, acknowledge, private snapshots."""
 
-import django_filters
+from django.db.models import QuerySet
 from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 
 from . import services
+from .filters import AlertFilter
 from .models import Alert
+from .pagination import keyset_page
 from .selectors import alerts_for_user
 from .serializers import AlertSerializer
 
 
-class AlertCursorPagination(CursorPagination):
-    """Newest first; a cursor stays valid while new alerts arrive."""
+class AlertPagination(CursorPagination):
+    """DRF's cursor contract (`?cursor=`, `next`, `previous`, `results`, no count) over the keyset
+    pages the history page uses too; newest first, a cursor stays valid while alerts arrive."""
 
     ordering = ("-created_at", "-id")
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
 
+    def paginate_queryset(
+        self, queryset: QuerySet[Alert], request: Request, view=None
+    ) -> list[Alert]:
+        self.base_url = request.build_absolute_uri()
+        cursor = request.query_params.get(self.cursor_query_param)
+        try:
+            self.page = keyset_page(queryset, cursor, self.get_page_size(request))
+        except ValueError as exc:
+            raise NotFound(self.invalid_cursor_message) from exc
+        self.display_page_controls = bool(self.page.older or self.page.newer)
+        return self.page.alerts
 
-class AlertFilter(django_filters.FilterSet):
-    camera = django_filters.NumberFilter(field_name="camera_id", min_value=1, max_value=2**63 - 1)
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    acknowledged = django_filters.ChoiceFilter(
-        choices=[("true", "true"), ("false", "false")], method="filter_acknowledged"
-    )
+    def get_next_link(self) -> str | None:
+        return self._link(self.page.older)
 
-    class Meta:
-        model = Alert
-        fields = ["camera", "since", "until", "acknowledged"]
+    def get_previous_link(self) -> str | None:
+        return self._link(self.page.newer)
 
-    def filter_acknowledged(self, queryset, name: str, value: str):
-        return queryset.filter(acknowledged_at__isnull=value != "true")
+    def _link(self, cursor: str | None) -> str | None:
+        return (
+            replace_query_param(self.base_url, self.cursor_query_param, cursor) if cursor else None
+        )
 
 
 class AlertViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = AlertSerializer
-    pagination_class = AlertCursorPagination
+    pagination_class = AlertPagination
     filterset_class = AlertFilter
     lookup_value_regex = r"[0-9]+"
 

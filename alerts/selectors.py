@@ -1,7 +1,5 @@
 """Reads of alerts, scoped to the cameras a user may see."""
 
-from datetime import datetime
-
 from django.db.models import QuerySet
 
 from accounts.models import User
@@ -16,10 +14,9 @@ def alerts_for_user(
     user: User,
     *,
     camera_id: int | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    acknowledged: bool | None = None,
 ) -> QuerySet[Alert]:
+    """The alerts of the cameras `user` may see (of one of them with `camera_id`); the list's
+    other filters are alerts.filters', applied by the API and the history page alike."""
     alerts = (
         Alert.objects.filter(camera__in=cameras_for_user(user))
         .select_related("camera", "acknowledged_by")
@@ -29,12 +26,6 @@ def alerts_for_user(
     )
     if camera_id is not None:
         alerts = alerts.filter(camera_id=camera_id)
-    if since is not None:
-        alerts = alerts.filter(created_at__gte=since)
-    if until is not None:
-        alerts = alerts.filter(created_at__lt=until)
-    if acknowledged is not None:
-        alerts = alerts.filter(acknowledged_at__isnull=not acknowledged)
     return alerts
 
 

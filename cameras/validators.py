@@ -1,5 +1,6 @@
 """Validation of camera source URLs: the only gate between user input and ffmpeg/OpenCV."""
 
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -10,6 +11,11 @@ NETWORK_SCHEMES = {"rtsp", "rtsps", "http", "https"}
 MAX_URL_LENGTH = 1024
 # Shell syntax, or characters URLs must percent-encode anyway (a password with $ is written %24).
 FORBIDDEN_CHARACTERS = frozenset('`$;|<>\\"{}^')
+SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+-]*")  # RFC 3986 without dots: cam.local:554 is a host
+HOW_A_URL_STARTS = (
+    "a camera URL starts with rtsp://, rtsps://, http:// or https:// "
+    "(e.g. rtsp://192.168.1.20:554/stream), or is the path of a video file"
+)
 
 
 def validate_camera_url(value: str) -> None:
@@ -25,8 +31,14 @@ def validate_camera_url(value: str) -> None:
             "URL may contain only printable ASCII characters; percent-encode anything else.",
             code="invalid_chars",
         )
-    if any(ch.isspace() for ch in value):
-        raise ValidationError("URL must not contain whitespace.", code="whitespace")
+    if spaces := [i for i, ch in enumerate(value, start=1) if ch.isspace()]:
+        found = f"{len(spaces)} spaces, the first" if len(spaces) > 1 else "a space"
+        whitespace = ValidationError(
+            f"URL must not contain whitespace: it has {found} at character {spaces[0]}. "
+            "Percent-encode a space in a path or password as %20.",
+            code="whitespace",
+        )
+        raise ValidationError([_no_scheme(), whitespace] if _lacks_scheme(value) else whitespace)
     if found := sorted(FORBIDDEN_CHARACTERS.intersection(value)):
         raise ValidationError(
             f"URL must not contain {' '.join(found)}; percent-encode such characters (e.g. $ as %24).",
@@ -37,6 +49,8 @@ def validate_camera_url(value: str) -> None:
     if value.startswith("/") or value.startswith("file:"):
         _validate_file_source(value)
         return
+    if _lacks_scheme(value):
+        raise _no_scheme()
     try:
         parts = urlsplit(value)
         port = parts.port
@@ -44,18 +58,30 @@ def validate_camera_url(value: str) -> None:
         raise ValidationError(f"URL is malformed: {exc}.", code="invalid") from exc
     scheme = parts.scheme.lower()
     if scheme not in NETWORK_SCHEMES:
-        allowed = ", ".join(sorted(NETWORK_SCHEMES))
-        shown = f"'{scheme}'" if scheme else "none"
         raise ValidationError(
-            f"Unsupported URL scheme {shown}; use one of {allowed}, or a file path.",
-            code="scheme",
+            f"Unsupported URL scheme '{scheme}': {HOW_A_URL_STARTS}.", code="scheme"
         )
     if not parts.hostname:
         raise ValidationError(
-            "URL must include a host, e.g. rtsp://192.168.1.20/stream.", code="host"
+            f"URL has no host after {scheme}:// (e.g. {scheme}://192.168.1.20/stream).",
+            code="host",
         )
     if port == 0:
         raise ValidationError("URL port must be between 1 and 65535.", code="port")
+
+
+def _lacks_scheme(value: str) -> bool:
+    """Neither a file path nor `scheme:…`: e.g. notaurl, cam.local/live, 192.168.1.20:554/live."""
+    if value.startswith("/") or value.startswith("file:"):
+        return False
+    scheme, colon, _ = value.partition(":")
+    return not colon or not SCHEME.fullmatch(scheme)
+
+
+def _no_scheme() -> ValidationError:
+    return ValidationError(
+        f"This is not a camera URL: it has no scheme; {HOW_A_URL_STARTS}.", code="scheme"
+    )
 
 
 def _validate_file_source(value: str) -> None:

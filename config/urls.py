@@ -12,6 +12,10 @@ from cameras import live, mediamtx
 from cameras.api import CameraViewSet
 from config import ops
 
+admin.site.site_header = "Skylark administration"
+admin.site.site_title = "Skylark admin"
+admin.site.index_title = "Cameras and alerts"
+
 router = DefaultRouter()
 router.trailing_slash = "/?"  # accept /api/cameras/1/start and /api/cameras/1/start/
 router.register("cameras", CameraViewSet, basename="camera")

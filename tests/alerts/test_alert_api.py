@@ -4,6 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.files.storage import default_storage
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from alerts.models import Alert
 from alerts.services import acknowledge_alert, alert_event, create_alert
@@ -169,3 +171,40 @@ def test_a_list_page_costs_the_same_queries_for_any_number_of_alerts(
     ]
     assert [row["camera_name"] for row in rows] == ["B", "A"] * 3
     assert [row["acknowledged_by"] for row in rows] == [None] * 4 + ["operator", None]
+
+
+def test_pages_break_timestamp_ties_by_id_and_lead_back_through_previous(
+    viewer_client, two_cameras
+):
+    # Three alerts a second: page boundaries fall inside ties, which the (time, id) keyset breaks
+    # without an OFFSET.
+    start = datetime(2026, 2, 1, tzinfo=UTC)
+    make_alerts(two_cameras[0], 10, start, step=timedelta(seconds=1 / 3))
+    for alert in Alert.objects.all():
+        Alert.objects.filter(pk=alert.pk).update(created_at=alert.created_at.replace(microsecond=0))
+    expected = list(Alert.objects.order_by("-created_at", "-id").values_list("pk", flat=True))
+
+    pages, url = [], "/api/alerts/?page_size=4"
+    with CaptureQueriesContext(connection) as queries:
+        while url:
+            page = viewer_client.get(url).json()
+            pages.append([a["id"] for a in page["results"]])
+            url, last = page["next"], page
+    assert pages == [expected[:4], expected[4:8], expected[8:]]
+    assert not any("OFFSET" in query["sql"].upper() for query in queries.captured_queries)
+
+    back, url = [], last["previous"]
+    while url:
+        page = viewer_client.get(url).json()
+        back.append([a["id"] for a in page["results"]])
+        url = page["previous"]
+    assert back == pages[-2::-1]
+    assert viewer_client.get("/api/alerts/?cursor=not-a-cursor").status_code == 404
+
+
+def test_a_range_that_ends_before_it_starts_is_a_400_naming_until(viewer_client):
+    response = viewer_client.get(
+        "/api/alerts/?since=2026-03-12T00:00:00Z&until=2026-03-11T00:00:00Z"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"until": ["The end date is before the start date."]}

@@ -1,10 +1,14 @@
-"""Admin: camera add/change/delete and the start/stop actions go through the services; the alert
-list shows thumbnails."""
+"""Admin: branded Skylark; the camera actions go through the stream services; the alert list shows
+thumbnails; camera add/change/delete go through the services; operators manage cameras there, only superusers manage users."""
 
 import logging
+import re
 
 import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
 
+from accounts.services import ensure_operator
 from alerts.services import create_alert
 from cameras.models import Camera
 from cameras.services import record_status, start_stream
@@ -94,3 +98,58 @@ def test_camera_list_search_and_alert_thumbnails(admin_client, camera):
 def test_admin_requires_staff(client, viewer):
     client.force_login(viewer)
     assert client.get("/admin/cameras/camera/").status_code == 302
+
+
+def admin_links(page) -> set[str]:
+    """The hrefs on a rendered admin page (what its user can click)."""
+    return set(re.findall(r'href="([^"]+)"', page.content.decode()))
+
+
+def test_the_demo_operator_manages_cameras_in_a_skylark_admin_without_user_pages(client):
+    demo, created = ensure_operator(username="demo", password="demo-pass-123")
+    assert created and demo.is_staff and not demo.is_superuser
+    assert client.login(username="demo", password="demo-pass-123")
+
+    index = client.get("/admin/")
+    html = index.content.decode()
+    assert "<title>Cameras and alerts | Skylark admin</title>" in html
+    assert '<a href="/admin/">Skylark administration</a>' in html
+    assert "Django administration" not in html and "Django site admin" not in html
+    links = admin_links(index)
+    assert {"/admin/cameras/camera/", "/admin/cameras/camera/add/", "/admin/alerts/alert/"} <= links
+    assert not [link for link in links if link.startswith("/admin/accounts/")]
+
+    assert client.get("/admin/cameras/camera/").status_code == 200
+    added = client.post(
+        "/admin/cameras/camera/add/",
+        {
+            "name": "Yard",
+            "url": "rtsp://192.168.1.20/live",
+            "location": "",
+            "transport": "tcp",
+            "detector": "haar",
+            "interval_ms": 1000,
+            "scale_factor": 1.1,
+            "min_neighbors": 6,
+            "min_face_size": 40,
+            "cooldown_s": 10,
+        },
+    )
+    assert added.status_code == 302, added.content.decode()[-2000:]
+    assert Camera.objects.filter(name="Yard").exists()
+    assert client.get("/admin/accounts/user/").status_code == 403
+    assert client.get(f"/admin/accounts/user/{demo.pk}/change/").status_code == 403
+
+
+def test_user_pages_are_for_superusers_whatever_a_staff_account_is_granted(admin_client, operator):
+    operator.user_permissions.set(Permission.objects.filter(content_type__app_label="accounts"))
+    client = Client()
+    client.force_login(operator)
+    assert client.get("/admin/accounts/user/").status_code == 403
+    assert client.get("/admin/accounts/user/add/").status_code == 403
+
+    assert "/admin/accounts/user/" in admin_links(admin_client.get("/admin/"))
+    users = admin_client.get("/admin/accounts/user/")
+    assert users.status_code == 200 and f"/admin/accounts/user/{operator.pk}/change/" in (
+        admin_links(users)
+    )

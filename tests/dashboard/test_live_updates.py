@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 
 import pytest
@@ -125,4 +126,55 @@ def test_alerts_that_arrive_in_batch_frames_all_reach_the_page(
     events = [event for message in received for event in events_in(message)]
     assert [e["alert"]["id"] for e in events if e["type"] == "alert"] == [a.pk for a in alerts]
     assert any(m["type"] == "batch" for m in received), [m["type"] for m in received]
+    assert session.errors == []
+
+
+def overlap(a: dict, b: dict) -> float:
+    """Area two bounding boxes share, in CSS pixels."""
+    width = min(a["x"] + a["width"], b["x"] + b["width"]) - max(a["x"], b["x"])
+    height = min(a["y"] + a["height"], b["y"] + b["height"]) - max(a["y"], b["y"])
+    return max(width, 0) * max(height, 0)
+
+
+CLOCK = re.compile(r"(^|, )\d{2}:\d{2}:\d{2}$")  # 24-hour, like the clock burned into the video
+
+
+def test_status_and_alert_cover_no_video_and_times_read_as_a_24_hour_clock(
+    daphne_server, operator, camera, open_page
+):
+    session = open_page(daphne_server, operator)
+    page = session.page
+    page.goto("/", wait_until="domcontentloaded")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+    tile = page.locator(f"#camera-{camera.pk}")
+    in_thread(record_status, camera.pk, status="online", fps_in=15.0, fps_out=15.0)
+    expect(tile.locator("[data-badge]")).to_have_text("Online")
+    alert = in_thread(
+        create_alert,
+        camera=camera,
+        face_count=1,
+        boxes=[[100, 80, 60, 60, 0.9]],
+        snapshot_jpeg=astronaut_jpeg(),
+    )
+    toast = tile.locator("[data-toast]")
+    expect(toast).to_have_text("1 face detected")
+
+    assert "{#" not in tile.inner_text() and "{%" not in tile.inner_text()
+    picture = tile.locator("[data-picture]").bounding_box()
+    assert picture["width"] > 300 and picture["height"] > 150
+    for part in ("[data-badge]", "[data-toast]", "[data-transport]"):
+        shown = tile.locator(part).bounding_box()
+        assert shown is not None and overlap(shown, picture) == 0, f"{part} covers the video"
+        assert shown["y"] >= picture["y"] + picture["height"], f"{part} sits under the video"
+
+    expect(tile.locator('[data-field="last_alert"] time')).to_have_text(CLOCK)
+    expect(page.locator(f'#alert-feed [data-alert-id="{alert.pk}"] img')).to_have_attribute(
+        "alt", re.compile(r" · \d{2}:\d{2}:\d{2} · ")
+    )
+    page.goto("/alerts/", wait_until="domcontentloaded")
+    expect(page.locator(f'tr[data-alert-id="{alert.pk}"] time')).to_have_text(CLOCK)
+    page.goto(f"/cameras/{camera.pk}/", wait_until="domcontentloaded")
+    picture = page.locator("[data-picture]").bounding_box()
+    badge = page.locator("[data-badge]").bounding_box()
+    assert overlap(badge, picture) == 0
     assert session.errors == []

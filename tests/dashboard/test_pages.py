@@ -65,7 +65,8 @@ def test_login_roles_and_camera_form(daphne_server, viewer, operator, camera, op
     url_field = page.get_by_label("URL")
     expect(url_field).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#id_url_error")).to_have_text(
-        "Unsupported URL scheme 'ftp'; use one of http, https, rtsp, rtsps, or a file path."
+        "Unsupported URL scheme 'ftp': a camera URL starts with rtsp://, rtsps://, http:// or "
+        "https:// (e.g. rtsp://192.168.1.20:554/stream), or is the path of a video file."
     )
     expect(page.locator(".field-name-url")).to_contain_text("Unsupported URL scheme")
 

@@ -3,6 +3,8 @@ start/stop answers, and where tiles play WebRTC from."""
 
 import logging
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 from django.db import connection
@@ -38,6 +40,36 @@ def page_ids(response) -> list[int]:
     return [alert.pk for alert in response.context["alerts"]]
 
 
+class Links(HTMLParser):
+    """Every <a>'s attributes, as a browser sees the rendered page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchors: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.anchors.append(dict(attrs))
+
+
+def href(response, **attrs: str) -> str | None:
+    """The href of the one link with these attributes (e.g. rel="next"), or None."""
+    parser = Links()
+    parser.feed(response.content.decode())
+    found = [a["href"] for a in parser.anchors if all(a.get(k) == v for k, v in attrs.items())]
+    assert len(found) <= 1, found
+    return found[0] if found else None
+
+
+def click(client: Client, response, **attrs: str):
+    """Follow a rendered link the way a browser resolves it against the page's URL."""
+    link = href(response, **attrs)
+    assert link is not None, f"no link {attrs}"
+    target = urlsplit(urljoin(response.wsgi_request.get_full_path(), link))
+    assert target.path == "/alerts/", link
+    return client.get(f"{target.path}?{target.query}")
+
+
 def test_history_pages_through_every_alert_once_without_count_or_offset(viewer, cameras):
     # Pairs of alerts share a timestamp, so the (created_at, id) cursor must break ties.
     for i in range(2 * PAGE_SIZE + 6):
@@ -50,28 +82,44 @@ def test_history_pages_through_every_alert_once_without_count_or_offset(viewer, 
     expected = list(Alert.objects.order_by("-created_at", "-id").values_list("pk", flat=True))
     client = signed_in(viewer)
 
-    pages, params = [], {}
+    response = client.get("/alerts/")
+    pages = [page_ids(response)]
+    assert href(response, rel="prev") is None, "the first page has no newer page"
     with CaptureQueriesContext(connection) as queries:
-        while True:
-            response = client.get("/alerts/", params)
+        while href(response, rel="next"):
+            assert href(response, rel="next").startswith("?cursor="), "one ?, not ??"
+            response = click(client, response, rel="next")  # "Older →"
+            assert response.status_code == 200
             pages.append(page_ids(response))
-            if not response.context["older_cursor"]:
-                break
-            params = {"before": response.context["older_cursor"]}
     assert [pk for page in pages for pk in page] == expected
     assert [len(page) for page in pages] == [PAGE_SIZE, PAGE_SIZE, 6]
     sql = " ".join(query["sql"].upper() for query in queries.captured_queries)
     assert "COUNT(" not in sql and "OFFSET" not in sql
 
-    # And back again through the "newer" links.
-    newer = response.context["newer_cursor"]
+    # And back again through the "← Newer" links.
+    last = response
     back = []
-    while newer:
-        response = client.get("/alerts/", {"after": newer})
+    while href(response, rel="prev"):
+        response = click(client, response, rel="prev")
         back.append(page_ids(response))
-        newer = response.context["newer_cursor"]
     assert back == pages[-2::-1]
-    assert b"back to the newest" in response.content
+    assert b"back to the newest" in last.content
+    newest = click(client, last, rel="first")
+    assert page_ids(newest) == pages[0] and href(newest, rel="first") is None
+
+
+def test_history_links_keep_the_filters(viewer, cameras):
+    a, b = cameras
+    for i in range(PAGE_SIZE + 3):
+        create_alert(camera=a, face_count=1, boxes=[], created_at=START + timedelta(minutes=i))
+        create_alert(camera=b, face_count=1, boxes=[], created_at=START + timedelta(minutes=i))
+    client = signed_in(viewer)
+    first = client.get("/alerts/", {"camera": a.pk, "acknowledged": "false"})
+    older = click(client, first, rel="next")
+    assert len(page_ids(first)) == PAGE_SIZE and len(page_ids(older)) == 3
+    assert {alert.camera_id for alert in older.context["alerts"]} == {a.pk}
+    assert older.context["form"]["camera"].value() == str(a.pk)
+    assert older.context["form"]["acknowledged"].value() == "false"
 
 
 def test_history_filters_by_camera_dates_and_acknowledgement(viewer, operator, cameras):
@@ -91,7 +139,25 @@ def test_history_filters_by_camera_dates_and_acknowledgement(viewer, operator, c
 
     backwards = client.get("/alerts/", {"since": "2025-03-02", "until": "2025-03-01"})
     assert "The end date is before the start date." in backwards.content.decode()
-    assert client.get("/alerts/", {"before": "yesterday,7"}).status_code == 400
+    assert client.get("/alerts/", {"cursor": "yesterday,7"}).status_code == 400
+
+
+def test_from_after_to_says_so_and_keeps_every_filter(viewer, cameras):
+    a, b = cameras
+    create_alert(camera=a, face_count=1, boxes=[], created_at=START)
+    create_alert(camera=b, face_count=1, boxes=[], created_at=START)
+    query = {"camera": a.pk, "since": "2025-03-02", "until": "2025-03-01", "acknowledged": "false"}
+    response = signed_in(viewer).get("/alerts/", query)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "To: The end date is before the start date." in html, "a message naming the field"
+    assert page_ids(response) == [], "no list that ignores some of the filters"
+    assert "data-alert-id" not in html
+    # The form shows every filter as the user entered it.
+    assert f'<option value="{a.pk}" selected>A</option>' in html
+    assert 'name="since" value="2025-03-02"' in html
+    assert 'name="until" value="2025-03-01"' in html
+    assert '<option value="false" selected>Unacknowledged</option>' in html
 
 
 def test_acknowledge_answers_scripts_and_plain_forms(viewer, cameras):

@@ -123,3 +123,18 @@ def test_make_run_serves_the_live_demo_and_stops_on_ctrl_c(tmp_path):
     output = (tmp_path / "make-run.log").read_text()
     for name in ("web.1", "streams.1", "default.1", "beat.1", "camera.1"):
         assert f"{name} started" in output
+
+
+@pytest.mark.parametrize("mediamtx", ["", "/usr/bin/mediamtx"])
+def test_make_run_echoes_its_command_without_a_stray_backslash(mediamtx):
+    dry_run = subprocess.run(
+        ["make", "-n", "run", f"MEDIAMTX_BIN={mediamtx}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    (honcho,) = [line for line in dry_run if "honcho start" in line]
+    assert honcho.endswith("mediamtx") == bool(mediamtx)
+    assert ("MEDIAMTX_PUBLISH_SECRET=" in honcho) == bool(mediamtx), "one line, env and command"
+    assert not [line for line in dry_run if line.strip() == "\\"]

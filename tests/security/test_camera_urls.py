@@ -7,9 +7,11 @@ subprocess the pipeline runs (the publisher's ffmpeg) gets an argument list, wit
 
 import ast
 import os
+import re
 import socket
 import threading
 import time
+from html import unescape
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +119,35 @@ def test_bad_url_is_refused_by_the_api_and_the_form(
     form_message = " ".join(form.context["form"].errors["url"])
     assert reason.lower() in form_message.lower(), form_message
     assert not Camera.objects.exists()
+
+
+def url_field_errors(page) -> list[str]:
+    """The messages the form page shows under its URL field, as text."""
+    html = page.content.decode()
+    block = html[html.index("field-name-url") :]
+    errors = re.search(r'<ul class="errorlist"[^>]*>(.*?)</ul>', block, re.S)
+    assert errors, "the URL field shows an error"
+    return [
+        unescape(re.sub(r"<[^>]+>", "", item)) for item in re.findall(r"<li>(.*?)</li>", errors[1])
+    ]
+
+
+@pytest.mark.parametrize(
+    "url,named",
+    [
+        ("notaurl", ["no scheme", "rtsp://192.168.1.20:554/stream"]),
+        ("not a url", ["no scheme", "whitespace: it has 2 spaces, the first at character 4"]),
+        ("cam.local:554/live", ["no scheme"]),
+        ("rtsp:cam.local/live", ["no host after rtsp://"]),
+        ("gopher://cam.local/", ["scheme 'gopher'"]),
+    ],
+)
+def test_a_mistyped_url_gets_messages_naming_what_is_wrong(operator_browser, url, named):
+    messages = url_field_errors(operator_browser.post("/cameras/new/", {**VALID, "url": url}))
+    text = " ".join(messages)
+    for words in named:
+        assert words in text, messages
+    assert "none" not in text and not text.startswith("URL must not contain whitespace."), messages
 
 
 @pytest.mark.parametrize(

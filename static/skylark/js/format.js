@@ -1,9 +1,11 @@
-// How times and counts read on the dashboard (the browser's locale and time zone).
+// How times and counts read on the dashboard (the browser's locale and time zone; a 24-hour clock,
+// like the one burned into the video).
 const timeOnly = new Intl.DateTimeFormat(undefined, {
-  hour: '2-digit', minute: '2-digit', second: '2-digit',
+  hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
 });
 const dateAndTime = new Intl.DateTimeFormat(undefined, {
-  year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit',
+  year: 'numeric', month: 'short', day: 'numeric',
+  hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
 });
 
 // Today's times read as a clock; other days get their date (always, with `withDate`).

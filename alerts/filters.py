@@ -1,0 +1,76 @@
+"""Filters of the alert list: one FilterSet for the API, and its history-page form of it."""
+
+from datetime import date, datetime, time, timedelta
+
+import django_filters
+from django import forms
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from cameras.models import Camera
+from cameras.selectors import cameras_for_user
+
+from .models import Alert
+
+
+class AlertFilterForm(forms.Form):
+    """The rule every alert filter keeps: a range that ends before it starts is an error."""
+
+    field_order = ["camera", "since", "until", "acknowledged"]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            self.add_error("until", "The end date is before the start date.")
+        return data
+
+
+class AlertFilter(django_filters.FilterSet):
+    """The API's filters: a camera id, since/until as ISO 8601 times (until excluded), status."""
+
+    camera = django_filters.NumberFilter(field_name="camera_id", min_value=1, max_value=2**63 - 1)
+    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    acknowledged = django_filters.ChoiceFilter(
+        label="Status",
+        empty_label="Any status",
+        choices=[("false", "Unacknowledged"), ("true", "Acknowledged")],
+        method="filter_acknowledged",
+    )
+
+    class Meta:
+        model = Alert
+        fields = ["camera", "since", "until", "acknowledged"]
+        form = AlertFilterForm
+
+    def filter_acknowledged(
+        self, alerts: QuerySet[Alert], name: str, value: str
+    ) -> QuerySet[Alert]:
+        return alerts.filter(acknowledged_at__isnull=value != "true")
+
+
+def _visible_cameras(request: HttpRequest | None) -> QuerySet[Camera]:
+    return cameras_for_user(request.user) if request else Camera.objects.none()
+
+
+def start_of(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+class HistoryFilter(AlertFilter):
+    """The history page's form of the same filters: a camera menu and whole days, To included."""
+
+    camera = django_filters.ModelChoiceFilter(queryset=_visible_cameras, empty_label="All cameras")
+    since = django_filters.DateFilter(
+        label="From", method="filter_from", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = django_filters.DateFilter(
+        label="To", method="filter_to", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def filter_from(self, alerts: QuerySet[Alert], name: str, day: date) -> QuerySet[Alert]:
+        return alerts.filter(created_at__gte=start_of(day))
+
+    def filter_to(self, alerts: QuerySet[Alert], name: str, day: date) -> QuerySet[Alert]:
+        return alerts.filter(created_at__lt=start_of(day + timedelta(days=1)))
