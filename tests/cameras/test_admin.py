@@ -1,5 +1,6 @@
-"""Admin: branded Skylark; the camera actions go through the stream services; the alert list shows
-thumbnails; camera add/change/delete go through the services; operators manage cameras there, only superusers manage users."""
+"""Admin: branded Skylark; camera add/change/delete and the start/stop actions go through the
+services; the alert list shows thumbnails; operators manage cameras there, only superusers manage
+users."""
 
 import logging
 import re
