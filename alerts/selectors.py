@@ -1,5 +1,6 @@
 """Reads of alerts, scoped to the cameras a user may see."""
 
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 
 from accounts.models import User
@@ -11,7 +12,7 @@ ALERT_FIELDS = [field.name for field in Alert._meta.concrete_fields]
 
 
 def alerts_for_user(
-    user: User,
+    user: User | AnonymousUser,
     *,
     camera_id: int | None = None,
 ) -> QuerySet[Alert]:

@@ -1,10 +1,11 @@
 """Dashboard alert history (the API's selector, filters and keyset pages) and acknowledge."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
+from accounts.requests import AuthenticatedHttpRequest
 from config.dashboard import redirect_back, wants_json
 
 from . import services
@@ -17,7 +18,7 @@ PAGE_SIZE = 25
 
 
 @login_required
-def history(request: HttpRequest) -> HttpResponse:
+def history(request: AuthenticatedHttpRequest) -> HttpResponse:
     filters = HistoryFilter(request.GET, queryset=alerts_for_user(request.user), request=request)
     cursor = request.GET.get("cursor")
     if filters.is_valid():
@@ -42,7 +43,7 @@ def history(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
+def acknowledge(request: AuthenticatedHttpRequest, alert_id: int) -> HttpResponse:
     alert = services.acknowledge_alert(
         get_object_or_404(alerts_for_user(request.user), pk=alert_id), request.user
     )

@@ -22,6 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
+from accounts.requests import AuthenticatedHttpRequest
 from detection.logfmt import kv
 
 from .naming import camera_id_from_stream_path, stream_path
@@ -43,7 +44,7 @@ def read_token(user: User, camera_id: int) -> str:
 @never_cache
 @require_GET
 @login_required
-def media_token(request: HttpRequest, camera_id: int) -> JsonResponse:
+def media_token(request: AuthenticatedHttpRequest, camera_id: int) -> JsonResponse:
     """A fresh read token for the page's next WHEP attempt on this camera."""
     camera = get_object_or_404(cameras_for_user(request.user), pk=camera_id)
     return JsonResponse(

@@ -3,7 +3,9 @@
 Reads go through the selectors and writes through the services, exactly as the REST API does.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
@@ -16,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from accounts.permissions import is_operator
+from accounts.requests import AuthenticatedHttpRequest
 from accounts.views import operator_required
 from alerts.selectors import alerts_for_user
 from alerts.serializers import AlertSerializer
@@ -72,14 +75,15 @@ def _with_last_alert(cameras: QuerySet[Camera], user: User) -> QuerySet[Camera]:
     return cameras.annotate(last_alert_at=Subquery(newest.values("created_at")[:1]))
 
 
-def _feed(user: User, camera_id: int | None = None) -> list[dict]:
+def _feed(user: User, camera_id: int | None = None) -> list[dict[str, Any]]:
     """The newest alerts in the shape of the WebSocket `alert` events, for the feed to start from."""
     alerts = alerts_for_user(user, camera_id=camera_id).order_by("-created_at", "-id")
-    return AlertSerializer(alerts[:FEED_SIZE], many=True).data
+    # many=True makes a list serializer, whose data is a list; the stubs type it as one row.
+    return cast(list[dict[str, Any]], AlertSerializer(alerts[:FEED_SIZE], many=True).data)
 
 
 @login_required
-def grid(request: HttpRequest) -> HttpResponse:
+def grid(request: AuthenticatedHttpRequest) -> HttpResponse:
     cameras = _with_last_alert(cameras_for_user(request.user), request.user)
     return render(
         request,
@@ -94,7 +98,7 @@ def grid(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def detail(request: HttpRequest, camera_id: int) -> HttpResponse:
+def detail(request: AuthenticatedHttpRequest, camera_id: int) -> HttpResponse:
     cameras = _with_last_alert(cameras_for_user(request.user), request.user)
     camera = get_object_or_404(cameras, pk=camera_id)
     return render(
@@ -116,6 +120,7 @@ def _settings_rows(camera: Camera, user: User) -> list[tuple[str, str]]:
     rows = []
     for name in [name for name in EDITABLE_FIELDS if name != "name"]:  # the name is the title
         field = Camera._meta.get_field(name)
+        assert isinstance(field, models.Field)  # the editable fields are the camera's own columns
         if name == "url":
             value = camera.url if is_operator(user) else redact_url(camera.url)
         elif field.choices:
@@ -128,7 +133,9 @@ def _settings_rows(camera: Camera, user: User) -> list[tuple[str, str]]:
     return rows
 
 
-def _control(request: HttpRequest, camera_id: int, action) -> HttpResponse:
+def _control(
+    request: AuthenticatedHttpRequest, camera_id: int, action: Callable[[Camera], Camera]
+) -> HttpResponse:
     camera = action(get_object_or_404(cameras_for_user(request.user), pk=camera_id))
     if wants_json(request):
         return JsonResponse(services.status_event(camera)["camera"])
@@ -137,13 +144,13 @@ def _control(request: HttpRequest, camera_id: int, action) -> HttpResponse:
 
 @require_POST
 @operator_required
-def start(request: HttpRequest, camera_id: int) -> HttpResponse:
+def start(request: AuthenticatedHttpRequest, camera_id: int) -> HttpResponse:
     return _control(request, camera_id, services.start_stream)
 
 
 @require_POST
 @operator_required
-def stop(request: HttpRequest, camera_id: int) -> HttpResponse:
+def stop(request: AuthenticatedHttpRequest, camera_id: int) -> HttpResponse:
     return _control(request, camera_id, services.stop_stream)
 
 
@@ -158,7 +165,7 @@ def create(request: HttpRequest) -> HttpResponse:
 
 
 @operator_required
-def edit(request: HttpRequest, camera_id: int) -> HttpResponse:
+def edit(request: AuthenticatedHttpRequest, camera_id: int) -> HttpResponse:
     camera = get_object_or_404(cameras_for_user(request.user), pk=camera_id)
     form = CameraForm(request.POST or None, instance=camera)
     if request.method == "POST" and form.is_valid():
@@ -169,7 +176,7 @@ def edit(request: HttpRequest, camera_id: int) -> HttpResponse:
 
 
 @operator_required
-def delete(request: HttpRequest, camera_id: int) -> HttpResponse:
+def delete(request: AuthenticatedHttpRequest, camera_id: int) -> HttpResponse:
     camera = get_object_or_404(cameras_for_user(request.user), pk=camera_id)
     if request.method == "POST":
         name = camera.name
