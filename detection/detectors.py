@@ -9,6 +9,7 @@ import os
 from typing import NamedTuple, Protocol
 
 import cv2
+import cv2.data
 import numpy as np
 
 from .config import PipelineConfig
