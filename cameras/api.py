@@ -27,7 +27,8 @@ class CameraViewSet(viewsets.ModelViewSet):
     def perform_create(self, serializer: BaseSerializer) -> None:
         serializer.instance = services.create_camera(**serializer.validated_data)
 
-    def perform_update(self, serializer: BaseSerializer) -> None:
+    def perform_update(self, serializer: BaseSerializer[Camera]) -> None:
+        assert serializer.instance is not None  # DRF's update() built the serializer on the camera
         serializer.instance = services.update_camera(
             serializer.instance, **serializer.validated_data
         )

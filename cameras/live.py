@@ -8,6 +8,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from functools import cache
+from typing import cast
 
 import cv2
 import numpy as np
@@ -71,7 +72,8 @@ async def _frames(camera_id: int) -> AsyncIterator[bytes]:
                 if now >= next_watch:
                     await client.set(watchers_key(camera_id), "1", ex=WATCH_TTL_S)
                     next_watch = now + 1.0
-                jpeg = await client.get(preview_key(camera_id))
+                # The client decodes nothing, so values are bytes.
+                jpeg = cast(bytes | None, await client.get(preview_key(camera_id)))
             except redis.RedisError:
                 jpeg = None  # Redis restarting: keep the stream open and show the placeholder
             if jpeg is not None and jpeg != last:

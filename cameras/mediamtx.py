@@ -59,7 +59,10 @@ def reader_for(token: str, path: str) -> User | None:
         return None
     if not isinstance(claims, dict) or claims.get("p") != path:
         return None
-    return get_user_model().objects.filter(pk=claims.get("u"), is_active=True).first()
+    user_id = claims.get("u")
+    if not isinstance(user_id, int):
+        return None
+    return get_user_model().objects.filter(pk=user_id, is_active=True).first()
 
 
 def _decide(request: dict) -> tuple[int, str]:

@@ -39,9 +39,9 @@ def validate_camera_url(value: str) -> None:
             code="whitespace",
         )
         raise ValidationError([_no_scheme(), whitespace] if _lacks_scheme(value) else whitespace)
-    if found := sorted(FORBIDDEN_CHARACTERS.intersection(value)):
+    if forbidden := sorted(FORBIDDEN_CHARACTERS.intersection(value)):
         raise ValidationError(
-            f"URL must not contain {' '.join(found)}; percent-encode such characters (e.g. $ as %24).",
+            f"URL must not contain {' '.join(forbidden)}; percent-encode such characters (e.g. $ as %24).",
             code="forbidden_chars",
         )
     if value.startswith("-"):

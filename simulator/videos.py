@@ -273,7 +273,8 @@ def make_video(
             t = index / fps
             # A slow exposure drift makes every frame differ a little, like a live camera.
             drift = round(4 * math.sin(2 * math.pi * t / 7))
-            frame = cv2.add(background, (drift, drift, drift, 0))
+            # OpenCV adds a scalar given as a 4-tuple; its stubs accept only arrays there.
+            frame = cv2.add(background, (drift, drift, drift, 0))  # type: ignore[call-overload]
             frame_boxes = []
             for span, spots in zip(spans, placements, strict=True):
                 if span.start_s <= t < span.end_s:

@@ -15,7 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=demo_rtsp_port())
 
     def handle(self, *args, port: int, **options) -> None:
-        args = [
+        argv = [
             SYSTEM_PYTHON,
             str(SERVER_SCRIPT),
             "--host",
@@ -25,6 +25,6 @@ class Command(BaseCommand):
             "--loop",
         ]
         for name, path in demo_videos().items():
-            args += ["--stream", f"{name}={path}"]
+            argv += ["--stream", f"{name}={path}"]
         # exec: the process manager's Ctrl-C then reaches the server itself.
-        os.execv(SYSTEM_PYTHON, args)  # noqa: S606 - fixed interpreter and argument list
+        os.execv(SYSTEM_PYTHON, argv)  # noqa: S606 - fixed interpreter and argument list
