@@ -40,7 +40,8 @@ class SkylarkLoginView(LoginView):
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         # The same per-address budget as the API login: guessing through the form gets 429 too.
-        if not LoginRateThrottle().allow_request(request, self):
+        # A DRF throttle outside DRF: it reads only the request's META (the client address).
+        if not LoginRateThrottle().allow_request(request, self):  # type: ignore[arg-type]
             form = self.get_form()
             form.errors.clear()
             form.add_error(

@@ -11,6 +11,9 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
+from rest_framework.views import APIView
+
+from accounts.requests import AuthenticatedRequest
 
 from . import services
 from .filters import AlertFilter
@@ -29,28 +32,34 @@ class AlertPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
 
-    def paginate_queryset(
-        self, queryset: QuerySet[Alert], request: Request, view=None
+    # DRF types a paginator for any queryset; this one is only ever given the viewset's alerts.
+    def paginate_queryset(  # type: ignore[override]
+        self,
+        queryset: QuerySet[Alert],  # type: ignore[override]
+        request: Request,
+        view: APIView | None = None,
     ) -> list[Alert]:
         self.base_url = request.build_absolute_uri()
         cursor = request.query_params.get(self.cursor_query_param)
+        size = self.get_page_size(request)
+        assert size is not None  # page_size is set: DRF falls back to it
         try:
-            self.page = keyset_page(queryset, cursor, self.get_page_size(request))
+            self.alert_page = keyset_page(queryset, cursor, size)
         except ValueError as exc:
             raise NotFound(self.invalid_cursor_message) from exc
-        self.display_page_controls = bool(self.page.older or self.page.newer)
-        return self.page.alerts
+        self.display_page_controls = bool(self.alert_page.older or self.alert_page.newer)
+        return self.alert_page.alerts
 
     def get_next_link(self) -> str | None:
-        return self._link(self.page.older)
+        return self._link(self.alert_page.older)
 
     def get_previous_link(self) -> str | None:
-        return self._link(self.page.newer)
+        return self._link(self.alert_page.newer)
 
     def _link(self, cursor: str | None) -> str | None:
-        return (
-            replace_query_param(self.base_url, self.cursor_query_param, cursor) if cursor else None
-        )
+        if not (cursor and self.base_url):
+            return None
+        return replace_query_param(self.base_url, self.cursor_query_param, cursor)
 
 
 class AlertViewSet(viewsets.ReadOnlyModelViewSet):
@@ -64,7 +73,7 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(request=None, responses=AlertSerializer)
     @action(detail=True, methods=["post"])
-    def ack(self, request: Request, pk: str | None = None) -> Response:
+    def ack(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         alert = services.acknowledge_alert(self.get_object(), request.user)
         return Response(self.get_serializer(alert).data)
 

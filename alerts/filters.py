@@ -1,6 +1,7 @@
 """Filters of the alert list: one FilterSet for the API, and its history-page form of it."""
 
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 import django_filters
 from django import forms
@@ -19,8 +20,9 @@ class AlertFilterForm(forms.Form):
 
     field_order = ["camera", "since", "until", "acknowledged"]
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
             self.add_error("until", "The end date is before the start date.")
         return data
@@ -29,9 +31,16 @@ class AlertFilterForm(forms.Form):
 class AlertFilter(django_filters.FilterSet):
     """The API's filters: a camera id, since/until as ISO 8601 times (until excluded), status."""
 
-    camera = django_filters.NumberFilter(field_name="camera_id", min_value=1, max_value=2**63 - 1)
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    # Typed as any filter: HistoryFilter shows the same three in other forms.
+    camera: django_filters.Filter = django_filters.NumberFilter(
+        field_name="camera_id", min_value=1, max_value=2**63 - 1
+    )
+    since: django_filters.Filter = django_filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="gte"
+    )
+    until: django_filters.Filter = django_filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="lt"
+    )
     acknowledged = django_filters.ChoiceFilter(
         label="Status",
         empty_label="Any status",
@@ -61,7 +70,8 @@ def start_of(day: date) -> datetime:
 class HistoryFilter(AlertFilter):
     """The history page's form of the same filters: a camera menu and whole days, To included."""
 
-    camera = django_filters.ModelChoiceFilter(queryset=_visible_cameras, empty_label="All cameras")
+    # django-filter calls a callable queryset with the request; its stubs take only a QuerySet.
+    camera = django_filters.ModelChoiceFilter(queryset=_visible_cameras, empty_label="All cameras")  # type: ignore[arg-type]
     since = django_filters.DateFilter(
         label="From", method="filter_from", widget=forms.DateInput(attrs={"type": "date"})
     )

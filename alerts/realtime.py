@@ -2,6 +2,8 @@
 
 import json
 import logging
+from collections.abc import Iterable
+from typing import Protocol, cast
 
 from channels.layers import get_channel_layer
 
@@ -42,13 +44,19 @@ def events_in(message: dict) -> list[dict]:
     return [message]
 
 
+class _GroupsLayer(Protocol):
+    """What broadcast needs of the channel layer that settings.CHANNEL_LAYERS configures."""
+
+    def group_send_blocking(self, groups: Iterable[str], message: dict) -> None: ...
+
+
 def broadcast(camera_id: int, event: dict) -> None:
     """Send `event` to subscribers of the camera and of all cameras.
 
     Called only after the database commit. A Redis outage must not undo a saved alert:
     the send is logged and dropped, and clients recover the alert through resume.
     """
-    layer = get_channel_layer()
+    layer = cast(_GroupsLayer, get_channel_layer())
     message = group_message(camera_id, event)
     try:
         # A client is either in the all-cameras group or in some camera groups, never both.

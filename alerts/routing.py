@@ -4,4 +4,5 @@ from django.urls import path
 
 from .consumers import AlertConsumer
 
-websocket_urlpatterns = [path("ws/", AlertConsumer.as_asgi())]
+# Channels routes ASGI apps with Django's path(), whose stubs know only Django views.
+websocket_urlpatterns = [path("ws/", AlertConsumer.as_asgi())]  # type: ignore[arg-type]

@@ -55,7 +55,8 @@ class JWTAuthMiddleware:
         user = scope.get("user")
         if (user is None or not user.is_authenticated) and (raw := _bearer_token(scope)):
             try:
-                token = AccessToken(raw)
+                # simplejwt annotates the encoded token as a Token; it is the string it decodes.
+                token = AccessToken(raw)  # type: ignore[arg-type]
             except TokenError:
                 token = None
             if token is not None and (found := await _user_for(token["user_id"])) is not None:

@@ -18,6 +18,7 @@ socket_writes.install()  # daphne's writes go out at once when nothing is queued
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": websocket_auth_stack(URLRouter(websocket_urlpatterns)),
+        # The Channels stubs want a URLPattern subtype of their own that path() never returns.
+        "websocket": websocket_auth_stack(URLRouter(websocket_urlpatterns)),  # type: ignore[arg-type]
     }
 )

@@ -38,4 +38,4 @@ def _write(self: abstract.FileDescriptor, data: bytes) -> None:
 
 def install() -> None:
     """Make Twisted's TCP connections in this process send at once when they can."""
-    abstract.FileDescriptor.write = _write
+    abstract.FileDescriptor.write = _write  # type: ignore[method-assign]  # replacing it is the point

@@ -1,7 +1,7 @@
 """URL map: the REST API under /api/, the admin, and the dashboard."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -21,7 +21,7 @@ router.trailing_slash = "/?"  # accept /api/cameras/1/start and /api/cameras/1/s
 router.register("cameras", CameraViewSet, basename="camera")
 router.register("alerts", AlertViewSet, basename="alert")
 
-api_urls = [
+api_urls: list[URLPattern | URLResolver] = [
     path("auth/signup", accounts_api.SignupView.as_view(), name="api-signup"),
     path("auth/login", accounts_api.LoginView.as_view(), name="api-login"),
     path("auth/refresh", accounts_api.RefreshView.as_view(), name="api-refresh"),
