@@ -34,6 +34,7 @@ run: system-deps services venv db
 test: system-deps test-system-deps services venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint format:
