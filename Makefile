@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export DEBUG ?= 1
 export FACE_DETECTOR_MODEL ?= $(if $(wildcard ../shared/models/yunet.onnx),$(abspath ../shared/models/yunet.onnx),)
 
-APT_PACKAGES := ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
+APT_PACKAGES := ffmpeg fonts-dejavu-core python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad \
 	gstreamer1.0-libav
 APT_TEST_PACKAGES := chromium

@@ -9,7 +9,10 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(sys.argv)
+    from audit.context import acting_from_shell
+
+    with acting_from_shell():  # what a command changes is logged as the shell user's doing
+        execute_from_command_line(sys.argv)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from . import services
-from .serializers import LogoutSerializer, SignupSerializer, UserSerializer
+from .serializers import LoginSerializer, LogoutSerializer, SignupSerializer, UserSerializer
 
 
 class LoginRateThrottle(SimpleRateThrottle):
@@ -37,6 +37,7 @@ class SignupView(APIView):
 
 
 class LoginView(TokenObtainPairView):
+    serializer_class = LoginSerializer
     throttle_classes = [LoginRateThrottle]
 
 
@@ -46,6 +47,8 @@ class RefreshView(TokenRefreshView):
 
 class LogoutView(APIView):
     """Blacklists a refresh token so it can no longer be used."""
+
+    permission_classes = [permissions.IsAuthenticated]
 
     @extend_schema(request=LogoutSerializer, responses={205: None})
     def post(self, request: Request) -> Response:
@@ -59,6 +62,8 @@ class LogoutView(APIView):
 
 
 class MeView(APIView):
+    permission_classes = [permissions.IsAuthenticated]  # a pending account may ask what it is
+
     @extend_schema(responses=UserSerializer)
     def get(self, request: Request) -> Response:
         return Response(UserSerializer(request.user).data)

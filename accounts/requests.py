@@ -1,6 +1,6 @@
 """Request types of views that only logged-in users reach, where `request.user` is a `User`.
 
-Annotations only: `login_required`, `operator_required` and the API's default IsAuthenticated
+Annotations only: `approved_required`, `operator_required` and the API's default IsApproved
 permission turn anonymous requests away before such a view runs.
 """
 

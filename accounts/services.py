@@ -1,12 +1,25 @@
 """Account actions shared by the API, the dashboard and the management commands."""
 
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Literal
+
 from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
+
+from audit.services import deleted, record
+from detection.logfmt import kv
 
 from .models import User
+
+if TYPE_CHECKING:  # cameras' models know users; accounts' code only passes groups through
+    from cameras.models import CameraGroup
+
+logger = logging.getLogger("skylark.accounts")
 
 
 class SignupDisabled(PermissionDenied):
@@ -14,10 +27,11 @@ class SignupDisabled(PermissionDenied):
 
 
 def sign_up(*, username: str, password: str, email: str = "") -> User:
-    """Create a viewer account; raises SignupDisabled or django ValidationError."""
+    """Create an account that waits for an operator's approval (it can log in, and sees
+    nothing until then); raises SignupDisabled or django ValidationError."""
     if not settings.SIGNUP_ENABLED:
         raise SignupDisabled("Sign-up is disabled on this server.")
-    user = User(username=username, email=email)
+    user = User(username=username, email=email, approved=False, all_cameras=False)
     user.set_unusable_password()
     user.full_clean()  # username rules and uniqueness, as field errors
     try:
@@ -36,6 +50,10 @@ OPERATOR_ADMIN_PERMISSIONS = [
     "change_camera",
     "delete_camera",
     "view_camera",
+    "add_cameragroup",
+    "change_cameragroup",
+    "delete_cameragroup",
+    "view_cameragroup",
     "change_alert",
     "view_alert",
 ]
@@ -51,10 +69,66 @@ def ensure_operator(*, username: str, password: str) -> tuple[User, bool]:
     if created:
         user.set_password(password)
         user.save(update_fields=["password"])
-        user.user_permissions.set(
-            Permission.objects.filter(
-                content_type__app_label__in=OPERATOR_ADMIN_APPS,
-                codename__in=OPERATOR_ADMIN_PERMISSIONS,
-            )
-        )
+        _grant_operator(user)
     return user, created
+
+
+def _grant_operator(user: User) -> None:
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label__in=OPERATOR_ADMIN_APPS,
+            codename__in=OPERATOR_ADMIN_PERMISSIONS,
+        )
+    )
+
+
+def pending_users() -> QuerySet[User]:
+    """Accounts waiting for approval, oldest first."""
+    return User.objects.filter(approved=False, is_staff=False, is_superuser=False).order_by(
+        "date_joined", "id"
+    )
+
+
+Role = Literal["viewer", "operator"]
+
+
+@transaction.atomic
+def approve_user(
+    user: User, *, role: Role, by: User, groups: Iterable["CameraGroup"] | None = None
+) -> User:
+    """Let a pending account in, as a viewer or an operator, to every camera (groups=None) or
+    to the cameras of `groups` only."""
+    user.approved = True
+    user.all_cameras = groups is None
+    user.save(update_fields=["approved", "all_cameras"])
+    user.camera_groups.set(groups or [])
+    if role == "operator":
+        _grant_operator(user)
+    names = "all" if groups is None else ",".join(g.name for g in user.camera_groups.all())
+    record("account.approve", user, {"role": [None, role], "cameras": [None, names]})
+    logger.info(kv(event="account_approved", user=user.pk, role=role, cameras=names, by=by.pk))
+    return user
+
+
+@transaction.atomic
+def reject_user(user: User, *, by: User) -> None:
+    """Refuse a pending account: it is deleted (its name is free again)."""
+    if user.approved or user.is_operator:
+        raise ValueError("only a pending account can be rejected")
+    user_id = user.pk
+    record("account.reject", user, deleted({"username": user.username, "email": user.email}))
+    user.delete()
+    logger.info(kv(event="account_rejected", user=user_id, by=by.pk))
+
+
+@transaction.atomic
+def change_password(user: User, new_password: str) -> User:
+    """Set `user`'s password (already validated by the form). Its other sessions end and its
+    JWTs stop working: User.set_password records when."""
+    user.set_password(new_password)
+    user.save(update_fields=["password", "password_changed_at"])
+    record("account.password_change", user)
+    logger.info(kv(event="password_changed", user=user.pk))
+    return user

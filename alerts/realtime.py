@@ -19,6 +19,11 @@ def camera_group(camera_id: int) -> str:
     return f"cameras.{camera_id}"
 
 
+def detections_group(camera_id: int) -> str:
+    """The Channels group of the sockets that watch one camera's detections (original mode)."""
+    return f"detections.{camera_id}"
+
+
 def group_message(camera_id: int, event: dict) -> dict:
     """The channel-layer message that carries `event` to the live-feed consumers."""
     return {
@@ -65,3 +70,28 @@ def broadcast(camera_id: int, event: dict) -> None:
         logger.warning(
             kv(event="broadcast_failed", camera=camera_id, type=event["type"], error=exc)
         )
+
+
+def broadcast_detections(
+    camera_id: int,
+    at: float,
+    size: tuple[int, int],
+    boxes: list[list[float]],
+    ignored: list[list[float]] | None = None,
+) -> None:
+    """Send the faces found in one frame of an original-mode camera to the sockets that watch
+    it, which draw the boxes over the camera's own video.
+
+    `at` is the frame's time (seconds since the epoch), `size` its width and height, `boxes`
+    [x, y, w, h, score] in its pixels; `ignored` the faces outside every zone or inside a mask,
+    drawn in another colour. Live only: nothing is saved or replayed, and a Redis
+    outage drops them (the next frame's detections follow within a second).
+    """
+    layer = cast(_GroupsLayer, get_channel_layer())
+    event = {"type": "detections", "camera": camera_id, "at": at, "size": list(size)}
+    text = json.dumps({**event, "boxes": boxes, "ignored": ignored or []})
+    message = {"type": "skylark.detections", "camera_id": camera_id, "text": text}
+    try:
+        layer.group_send_blocking((detections_group(camera_id),), message)
+    except Exception as exc:
+        logger.debug(kv(event="detections_broadcast_failed", camera=camera_id, error=exc))

@@ -22,7 +22,7 @@ def alerts_for_user(
         Alert.objects.filter(camera__in=cameras_for_user(user))
         .select_related("camera", "acknowledged_by")
         # Of the related rows, only what an alert shows: building the whole camera and user for
-        # every row was an eighth of a list page's CPU (docs/benchmarks.md, "API (session 8)").
+        # every row was an eighth of a list page's CPU (bench/alerts_scale.py).
         .only(*ALERT_FIELDS, "camera__name", "acknowledged_by__username")
     )
     if camera_id is not None:

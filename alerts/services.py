@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from audit.services import record
 from cameras.models import Camera
 from detection.logfmt import kv
 
@@ -73,12 +74,15 @@ def create_alert(
     return alert
 
 
+@transaction.atomic
 def acknowledge_alert(alert: Alert, user: User) -> Alert:
     """Mark the alert seen by `user`; acknowledging twice keeps the first acknowledgement."""
-    Alert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
+    first = Alert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
         acknowledged_at=timezone.now(), acknowledged_by=user
     )
     alert.refresh_from_db()
+    if first:
+        record("alert.acknowledge", alert)
     return alert
 
 

@@ -1,11 +1,11 @@
 """Dashboard alert history (the API's selector, filters and keyset pages) and acknowledge."""
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from accounts.requests import AuthenticatedHttpRequest
+from accounts.views import approved_required
 from config.dashboard import redirect_back, wants_json
 
 from . import services
@@ -17,7 +17,7 @@ from .serializers import AlertSerializer
 PAGE_SIZE = 25
 
 
-@login_required
+@approved_required()
 def history(request: AuthenticatedHttpRequest) -> HttpResponse:
     filters = HistoryFilter(request.GET, queryset=alerts_for_user(request.user), request=request)
     cursor = request.GET.get("cursor")
@@ -42,7 +42,7 @@ def history(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@approved_required()
 def acknowledge(request: AuthenticatedHttpRequest, alert_id: int) -> HttpResponse:
     alert = services.acknowledge_alert(
         get_object_or_404(alerts_for_user(request.user), pk=alert_id), request.user

@@ -12,8 +12,12 @@ from channels.db import database_sync_to_async
 from channels.security.websocket import OriginValidator
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
+
+from accounts.authentication import issued_before_password_change
+from accounts.permissions import is_approved
 
 
 class SameHostOriginValidator(OriginValidator):
@@ -41,8 +45,12 @@ def _bearer_token(scope: dict) -> str | None:
 
 
 @database_sync_to_async
-def _user_for(user_id: str):
-    return get_user_model().objects.filter(pk=user_id, is_active=True).first()
+def _user_for(token: AccessToken):
+    """The token's active user, unless the token is older than the user's password."""
+    user = get_user_model().objects.filter(pk=token["user_id"], is_active=True).first()
+    if user is None or issued_before_password_change(user, token):
+        return None
+    return user
 
 
 class JWTAuthMiddleware:
@@ -59,8 +67,11 @@ class JWTAuthMiddleware:
                 token = AccessToken(raw)  # type: ignore[arg-type]
             except TokenError:
                 token = None
-            if token is not None and (found := await _user_for(token["user_id"])) is not None:
+            if token is not None and (found := await _user_for(token)) is not None:
                 scope = {**scope, "user": found, "token_expires_at": float(token["exp"])}
+        if not is_approved(scope.get("user")):
+            # Anonymous, or waiting for approval: the consumer refuses the handshake.
+            scope = {**scope, "user": AnonymousUser()}
         return await self.app(scope, receive, send)
 
 

@@ -59,7 +59,9 @@ class ReportingSink(BaseSink):
             }
         )
 
-    def on_detections(self, at: float, boxes: list[Box]) -> None:
+    def on_detections(
+        self, at: float, boxes: list[Box], size: tuple[int, int], ignored: list[Box]
+    ) -> None:
         emit({"ev": "detect", "cam": self.camera, "t": time.time(), "at": at, "n": len(boxes)})
 
     def on_alert(self, event: AlertEvent) -> None:

@@ -36,7 +36,7 @@ from bench.common import (
     say,
     stop_process,
 )
-from detection.capture import DECODER_THREADS
+from detection.capture import CODEC_THREADS
 from simulator.control import CameraSimulator, RtspReceiver
 from simulator.videos import FaceSpan, VideoTruth, ensure_video, load_truth
 
@@ -446,11 +446,11 @@ def _dropped_at(records: list[dict], cam: int, t: float) -> int:
 
 
 def floor_ffmpeg_args(source: str, publish_url: str, size: tuple[int, int], fps: int) -> list[str]:
-    """Decode the camera with FrameGrabber's thread count and encode it as the Publisher does,
+    """Decode the camera with CameraFeed's thread count and encode it as the Publisher does,
     pushing to the receiver over RTSP/TCP."""
     return [
         "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",
-        "-rtsp_transport", "tcp", "-threads", str(DECODER_THREADS), "-i", source, "-an",
+        "-rtsp_transport", "tcp", "-threads", str(CODEC_THREADS), "-i", source, "-an",
         *encoder_args(*size, fps), "-f", "rtsp", "-rtsp_transport", "tcp", publish_url,
     ]  # fmt: skip
 

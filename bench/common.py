@@ -23,7 +23,10 @@ PYTHON = sys.executable
 BIN = Path(PYTHON).parent
 
 # Benchmarks use Redis database 7 and databases named skylark_bench_*; tests use 9, dev uses 0.
-BENCH_REDIS_URL = "redis://127.0.0.1:6379/7"
+# On a shared machine SKYLARK_BENCH_REDIS_URL (another Redis, or database) and
+# SKYLARK_BENCH_DB_SUFFIX (appended to the database names) keep two runs out of each other's way.
+BENCH_REDIS_URL = os.environ.get("SKYLARK_BENCH_REDIS_URL") or "redis://127.0.0.1:6379/7"
+BENCH_DB_SUFFIX = os.environ.get("SKYLARK_BENCH_DB_SUFFIX", "")
 PG_URL = "postgres://postgres@127.0.0.1:5432"
 DEFAULT_MODEL = Path(
     os.environ.get("FACE_DETECTOR_MODEL") or ROOT.parent / "shared/models/yunet.onnx"
@@ -260,7 +263,7 @@ def raise_fd_limit() -> int:
 
 
 def bench_env(db_name: str, media_root: Path, **extra: str) -> dict[str, str]:
-    """Environment for Django in this process and in children: bench database, Redis db 7."""
+    """Environment for Django in this process and in children: bench database and Redis."""
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings",
@@ -304,12 +307,14 @@ def bench_django(
     db_name: str, keep_db: bool = False, fresh: bool = True
 ) -> Iterator[dict[str, str]]:
     """Create (or reuse) and migrate the benchmark database, set Django up in this process,
-    and on exit drop the database (unless keep_db), flush Redis db 7 and delete the media folder.
+    and on exit drop the database (unless keep_db), flush the bench Redis database and delete the
+    media folder.
 
     fresh=False keeps an existing database (seeded alerts survive between runs with --keep-db).
     """
     if not db_name.startswith("skylark_bench"):
         raise ValueError(f"benchmark databases are named skylark_bench*, not {db_name!r}")
+    db_name += BENCH_DB_SUFFIX
     media_root = Path(tempfile.mkdtemp(prefix="skylark-bench-media-"))
     (media_root / "videos").mkdir()
     env = bench_env(db_name, media_root)

@@ -3,9 +3,8 @@ the cost of creating alerts: the limit behind the ingest figure of alerts_scale.
 
 Events shaped like real `alert` events (distinct ids) are sent straight into the Channels layer
 group every dashboard joins, from one long-lived event loop in this process, at increasing rates;
-100 real clients (bench/ws_clients.py) count what arrives and when. A message channels_redis
-refuses (a channel over capacity, logged by the sender) and one daphne drops from a consumer's
-local queue (100 deep) both show up as lost.
+100 real clients (bench/ws_clients.py) count what arrives and when. A message the layer refuses
+(a channel over capacity) and one daphne drops from a consumer's local queue both show up as lost.
 
 Events that arrive together reach a client in one `batch` frame (config/channel_layer.py), as
 they do in production; the table shows how many WebSocket frames that took.
@@ -40,15 +39,15 @@ from bench.ws_latency import ClientGroup
 
 
 class OverCapacity(logging.Handler):
-    """Counts channels_redis' "N of M channels over capacity" reports."""
+    """Counts the layer's channel_over_capacity reports (config/channel_layer.py)."""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self.refused = 0
 
     def emit(self, record: logging.LogRecord) -> None:
-        if "over capacity" in record.getMessage():
-            self.refused += int(record.args[0]) if record.args else 1
+        if "channel_over_capacity" in record.getMessage():
+            self.refused += 1
 
 
 def alert_payload(alert_id: int, camera_id: int) -> dict:
@@ -103,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     raise_fd_limit()
     log_dir = scratch_dir("skylark-bench-fanout-")
     counter = OverCapacity()
-    logging.getLogger("channels_redis.core").addHandler(counter)
-    logging.getLogger("channels_redis.core").setLevel(logging.INFO)
+    logging.getLogger("skylark.realtime").addHandler(counter)
+    logging.getLogger("skylark.realtime").setLevel(logging.INFO)
 
     rows = []
     with bench_django("skylark_bench_fanout") as env:

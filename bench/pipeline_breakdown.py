@@ -1,7 +1,7 @@
 """Where a camera's CPU goes: each part of the pipeline's per-frame work measured alone on the same
 720p frames, in % of one core at 15 fps, to explain the gap between the pipeline and its floor.
 
-Parts: OpenCV's FFmpeg decode to BGR (what FrameGrabber does), MotionDetector.update, drawing the
+Parts: OpenCV's FFmpeg decode to BGR (what CameraFeed does), MotionDetector.update, drawing the
 boxes and overlay, the full-frame copy per detection, the JPEG preview, the Publisher's
 conversion to I420 and its ffmpeg encoding that from a pipe; for comparison the same encoder fed
 bgr24 (the publisher before, converting inside ffmpeg), publishing at 640x360, remuxing the camera's own
@@ -15,6 +15,7 @@ Single process, nothing in parallel; no database, no network.
 """
 
 import argparse
+import fcntl
 import os
 import subprocess
 import sys
@@ -30,10 +31,9 @@ import numpy as np
 from bench.camera_load import scene
 from bench.common import Figure, encoder_args, median, print_table, say
 from detection.annotate import draw_boxes, draw_overlay
-from detection.capture import DECODER_THREADS
+from detection.capture import CODEC_THREADS
 from detection.detectors import Box
 from detection.motion import MotionDetector
-from detection.publisher import widen_pipe
 from simulator.control import free_port
 
 FPS = 15
@@ -59,7 +59,7 @@ def writer_and_child_cpu_ms(
     fps: float = 0.0,
 ) -> tuple[float, float]:
     """(CPU of writing the frames into ffmpeg's stdin, CPU of ffmpeg), per frame. With
-    pipe_bytes, the pipe is widened as the Publisher widens it; with fps, frames are written at
+    pipe_bytes, the pipe is widened as the frame-pipe publisher this compares did; with fps, frames are written at
     that rate, as a camera's come (else as fast as ffmpeg takes them, the pipe always full)."""
     proc = subprocess.Popen(
         args,
@@ -71,7 +71,7 @@ def writer_and_child_cpu_ms(
     if stdin_frames is not None:
         assert proc.stdin is not None
         if pipe_bytes:
-            widen_pipe(proc.stdin, pipe_bytes)
+            fcntl.fcntl(proc.stdin.fileno(), fcntl.F_SETPIPE_SZ, pipe_bytes)
         due = time.monotonic()
         for data in stdin_frames:
             if fps:
@@ -159,14 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     decode()  # past the decoder's start, as below
     threaded_decode_ms = cpu_ms_per_frame(decode, n)
     capture.release()
-    # As FrameGrabber opens a camera.
-    capture = cv2.VideoCapture(
-        str(video), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, DECODER_THREADS]
-    )
+    # As CameraFeed opens a camera.
+    capture = cv2.VideoCapture(str(video), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, CODEC_THREADS])
     frames: list[np.ndarray] = []
     decode(frames)  # the frames the other parts work on
     parts: dict[str, float] = {}
-    parts[f"decode to BGR (OpenCV/FFmpeg, {DECODER_THREADS} thread)"] = cpu_ms_per_frame(decode, n)
+    parts[f"decode to BGR (OpenCV/FFmpeg, {CODEC_THREADS} thread)"] = cpu_ms_per_frame(decode, n)
     capture.release()
 
     say("motion, drawing, copies, JPEG")
@@ -225,13 +223,13 @@ def main(argv: list[str] | None = None) -> int:
          "-c", "copy", "-f", "null", "-"], None, n,
     )  # fmt: skip
     floor_ms = child_cpu_ms(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-threads", str(DECODER_THREADS),
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-threads", str(CODEC_THREADS),
          "-i", str(video), "-frames:v", str(n),
          *encoder], None, n,
     )  # fmt: skip
     say("the floor and one-ffmpeg drawing at the camera's pace")
     paced_in = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-t", str(n / FPS),
-                "-threads", str(DECODER_THREADS), "-i", str(video)]  # fmt: skip
+                "-threads", str(CODEC_THREADS), "-i", str(video)]  # fmt: skip
     paced = {
         "floor at 15 fps (-re)": encoder,
         "alternative at 15 fps: one ffmpeg decodes, draws, encodes": one_ffmpeg_drawing(

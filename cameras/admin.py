@@ -6,7 +6,14 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 
 from . import services
-from .models import DETECTION_FIELDS, READ_ONLY_FIELDS, SOURCE_FIELDS, Camera
+from .models import (
+    DETECTION_FIELDS,
+    READ_ONLY_FIELDS,
+    REGION_FIELDS,
+    SOURCE_FIELDS,
+    Camera,
+    CameraGroup,
+)
 
 
 @admin.register(Camera)
@@ -17,6 +24,7 @@ class CameraAdmin(admin.ModelAdmin):
     fieldsets = [
         ("Source", {"fields": SOURCE_FIELDS}),
         ("Detection", {"fields": DETECTION_FIELDS}),
+        ("Where faces count", {"fields": REGION_FIELDS}),
         ("State", {"fields": READ_ONLY_FIELDS}),
     ]
     readonly_fields = READ_ONLY_FIELDS
@@ -49,3 +57,12 @@ class CameraAdmin(admin.ModelAdmin):
         for camera in queryset:
             services.stop_stream(camera)
         self.message_user(request, f"Stopped {queryset.count()} stream(s).", messages.SUCCESS)
+
+
+@admin.register(CameraGroup)
+class CameraGroupAdmin(admin.ModelAdmin):
+    """Sites: which cameras, seen by whom (accounts with "all cameras" see every camera)."""
+
+    list_display = ["name"]
+    search_fields = ["name"]
+    filter_horizontal = ["cameras", "members"]

@@ -16,9 +16,10 @@ import redis
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import aget_object_or_404
+
+from accounts.views import approved_required
 
 from .models import Camera
 from .naming import preview_key, watchers_key
@@ -87,7 +88,7 @@ async def _frames(camera_id: int) -> AsyncIterator[bytes]:
         await client.aclose()
 
 
-@login_required
+@approved_required(page=False)
 async def live_mjpeg(request: HttpRequest, camera_id: int) -> StreamingHttpResponse:
     camera = await _camera_for(request, camera_id)
     response = StreamingHttpResponse(
@@ -98,7 +99,7 @@ async def live_mjpeg(request: HttpRequest, camera_id: int) -> StreamingHttpRespo
     return response
 
 
-@login_required
+@approved_required(page=False)
 async def snapshot_jpeg(request: HttpRequest, camera_id: int) -> HttpResponse:
     camera = await _camera_for(request, camera_id)
     client = _client()

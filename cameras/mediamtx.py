@@ -13,7 +13,6 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -23,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
 from accounts.requests import AuthenticatedHttpRequest
+from accounts.views import approved_required
 from detection.logfmt import kv
 
 from .naming import camera_id_from_stream_path, stream_path
@@ -43,7 +43,7 @@ def read_token(user: User, camera_id: int) -> str:
 
 @never_cache
 @require_GET
-@login_required
+@approved_required(page=False)
 def media_token(request: AuthenticatedHttpRequest, camera_id: int) -> JsonResponse:
     """A fresh read token for the page's next WHEP attempt on this camera."""
     camera = get_object_or_404(cameras_for_user(request.user), pk=camera_id)

@@ -1,10 +1,12 @@
-"""The Camera: where its video comes from, what operators want, what its loop reports."""
+"""The Camera: where its video comes from, what operators want, what its loop reports; and the
+camera groups (sites) that decide who sees it."""
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from .naming import stream_path
-from .validators import MAX_URL_LENGTH, validate_camera_url
+from .validators import MAX_URL_LENGTH, validate_camera_url, validate_regions
 
 
 class Camera(models.Model):
@@ -27,6 +29,10 @@ class Camera(models.Model):
         TCP = "tcp", "RTSP over TCP"
         UDP = "udp", "RTSP over UDP"
 
+    class VideoMode(models.TextChoices):
+        ANNOTATED = "annotated", "Annotated: boxes drawn into the video (re-encoded)"
+        ORIGINAL = "original", "Original: the camera's own stream, boxes drawn by the browser"
+
     name = models.CharField(max_length=100, unique=True)
     url = models.CharField(
         "URL",
@@ -36,6 +42,19 @@ class Camera(models.Model):
     )
     location = models.CharField(max_length=200, blank=True)
     transport = models.CharField(max_length=3, choices=Transport.choices, default=Transport.TCP)
+    video_mode = models.CharField(
+        max_length=10, choices=VideoMode.choices, default=VideoMode.ANNOTATED
+    )
+    detect_url = models.CharField(
+        "detection sub-stream URL",
+        max_length=MAX_URL_LENGTH,
+        blank=True,
+        validators=[validate_camera_url],
+        help_text=(
+            "Original mode: the camera's low-resolution sub-stream, which detection "
+            "decodes instead of the main stream (e.g. rtsp://user:password@host:554/sub)."
+        ),
+    )
 
     desired_state = models.CharField(
         max_length=10, choices=DesiredState.choices, default=DesiredState.STOPPED
@@ -68,6 +87,23 @@ class Camera(models.Model):
         "alert cooldown (s)",
         default=10,
         validators=[MinValueValidator(0), MaxValueValidator(3600)],
+        help_text="A face out of view this long has left: when it is seen again, it alerts again.",
+    )
+    stationary_after_s = models.FloatField(
+        "stationary after (s)",
+        default=600,
+        validators=[MinValueValidator(10), MaxValueValidator(86_400)],
+        help_text="A face that has not moved for this long raises no more alerts (a poster, "
+        "someone asleep at a desk).",
+    )
+    regions = models.JSONField(
+        "zones and masks",
+        default=list,
+        blank=True,
+        validators=[validate_regions],
+        help_text='Polygons in fractions of the frame: [{"kind": "zone" or "mask", "points": '
+        "[[x, y], ...]}]. With zones, only faces inside one alert; inside a mask, faces and "
+        "motion are ignored.",
     )
     motion_gating = models.BooleanField(
         default=True, help_text="Run the face detector at full rate only while there is motion."
@@ -92,7 +128,8 @@ class Camera(models.Model):
 
 
 # The field groups, named once: the API serializer, the dashboard form and the admin use these.
-SOURCE_FIELDS = ("name", "url", "location", "transport")  # where the video comes from
+# where the video comes from, and how the dashboard gets it
+SOURCE_FIELDS = ("name", "url", "location", "transport", "video_mode", "detect_url")
 DETECTION_FIELDS = (  # how its loop looks for faces and when it alerts
     "detector",
     "interval_ms",
@@ -100,9 +137,14 @@ DETECTION_FIELDS = (  # how its loop looks for faces and when it alerts
     "min_neighbors",
     "min_face_size",
     "cooldown_s",
+    "stationary_after_s",
     "motion_gating",
 )
-EDITABLE_FIELDS = SOURCE_FIELDS + DETECTION_FIELDS  # what operators edit
+# where on the picture faces count: edited on the camera page's polygon editor, the API, the admin
+REGION_FIELDS = ("regions",)
+# URLs that may carry the camera's password: viewers see them only through redact_url.
+CREDENTIAL_FIELDS = ("url", "detect_url")
+EDITABLE_FIELDS = SOURCE_FIELDS + DETECTION_FIELDS + REGION_FIELDS  # what operators edit
 REPORTED_FIELDS = ("status", "last_error", "last_frame_at", "fps_in", "fps_out", "frames_dropped")
 # Nobody edits these directly: desired_state changes through start/stop, the rest is reported.
 READ_ONLY_FIELDS = ("desired_state", *REPORTED_FIELDS, "created_at", "updated_at")
@@ -114,11 +156,25 @@ PIPELINE_FIELDS = (
     "name",
     "url",
     "transport",
-    "detector",
-    "interval_ms",
-    "scale_factor",
-    "min_neighbors",
-    "min_face_size",
-    "cooldown_s",
-    "motion_gating",
+    "video_mode",
+    "detect_url",
+    *DETECTION_FIELDS,
+    *REGION_FIELDS,
 )
+
+
+class CameraGroup(models.Model):
+    """A site: its cameras are seen by its members. Accounts with `all_cameras` (the default
+    for operators and for accounts made before groups existed) see every camera anyway."""
+
+    name = models.CharField(max_length=100, unique=True)
+    cameras = models.ManyToManyField(Camera, blank=True, related_name="groups")
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="camera_groups"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

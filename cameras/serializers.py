@@ -4,9 +4,9 @@ through the services (cameras/api.py)."""
 from rest_framework import serializers
 
 from accounts.permissions import is_operator
-from detection.urls import redact_url
+from detection.redaction import redact_url
 
-from .models import EDITABLE_FIELDS, READ_ONLY_FIELDS, Camera
+from .models import CREDENTIAL_FIELDS, EDITABLE_FIELDS, READ_ONLY_FIELDS, Camera
 
 
 class CameraSerializer(serializers.ModelSerializer):
@@ -21,5 +21,6 @@ class CameraSerializer(serializers.ModelSerializer):
         data = super().to_representation(instance)
         request = self.context.get("request")
         if not (request and is_operator(request.user)):
-            data["url"] = redact_url(instance.url)
+            for name in CREDENTIAL_FIELDS:
+                data[name] = redact_url(getattr(instance, name))
         return data

@@ -10,6 +10,7 @@ import redis
 from django.db import DatabaseError, transaction
 
 from alerts.realtime import broadcast
+from audit.services import changed, created, deleted, record, snapshot
 from config.redis import get_redis
 from detection.logfmt import kv
 
@@ -50,14 +51,18 @@ def _check_editable(fields: dict[str, object]) -> None:
     not_editable = sorted(set(fields) - set(EDITABLE_FIELDS))
     if not_editable:
         raise TypeError(f"not an editable camera field: {', '.join(not_editable)}")
+    if "regions" in fields and fields["regions"] is None:
+        fields["regions"] = []  # a form's emptied JSON box: no zones or masks
 
 
+@transaction.atomic
 def create_camera(**fields: object) -> Camera:
     """Add a camera (stopped) from the operator's fields; raises ValidationError on bad values."""
     _check_editable(fields)
     camera = Camera(**fields)
     camera.full_clean()
     camera.save()
+    record("camera.create", camera, created(snapshot(camera, EDITABLE_FIELDS)))
     logger.info(kv(event="camera_created", camera=camera.pk))
     return camera
 
@@ -71,28 +76,32 @@ def update_camera(camera: Camera, **changes: object) -> Camera:
     """
     _check_editable(changes)
     row = Camera.objects.select_for_update().get(pk=camera.pk)
-    changed = [name for name, value in changes.items() if getattr(row, name) != value]
-    if not changed:
+    names = [name for name, value in changes.items() if getattr(row, name) != value]
+    if not names:
         return row
-    for name in changed:
+    before = snapshot(row, names)
+    for name in names:
         setattr(row, name, changes[name])
     row.full_clean()
-    row.save(update_fields=[*changed, "updated_at"])
-    restarts = row.is_running and any(name in PIPELINE_FIELDS for name in changed)
+    row.save(update_fields=[*names, "updated_at"])
+    record("camera.update", row, changed(before, snapshot(row, names)))
+    restarts = row.is_running and any(name in PIPELINE_FIELDS for name in names)
     logger.info(
         kv(
             event="camera_updated",
             camera=row.pk,
-            changed=changed,
+            changed=names,
             loop_restarts="yes" if restarts else "no",
         )
     )
     return row
 
 
+@transaction.atomic
 def delete_camera(camera: Camera) -> None:
     """Delete the camera and its alerts; its loop sees the row gone within a second and exits."""
     camera_id = camera.pk
+    record("camera.delete", camera, deleted(snapshot(camera, EDITABLE_FIELDS)))
     camera.delete()
     logger.info(kv(event="camera_deleted", camera=camera_id))
 
@@ -105,6 +114,7 @@ def start_stream(camera: Camera) -> Camera:
         status=Camera.Status.CONNECTING, last_error=""
     )
     camera.refresh_from_db()
+    record("camera.start", camera)
     logger.info(kv(event="stream_start", camera=camera.pk))
     _broadcast_status_on_commit(camera.pk)
     # Now rather than at the next reconcile tick; after the commit, so the loop sees `running`.
@@ -117,6 +127,7 @@ def stop_stream(camera: Camera) -> Camera:
     """Ask for the camera's loop to stop; the loop sees it within a second and reports stopped."""
     Camera.objects.filter(pk=camera.pk).update(desired_state=Camera.DesiredState.STOPPED)
     camera.refresh_from_db()
+    record("camera.stop", camera)
     logger.info(kv(event="stream_stop", camera=camera.pk))
     _broadcast_status_on_commit(camera.pk)
     return camera

@@ -99,3 +99,40 @@ def _validate_file_source(value: str) -> None:
 def source_for_capture(value: str) -> str:
     """The string handed to OpenCV: file URLs become plain paths."""
     return value[len("file://") :] if value.startswith("file://") else value
+
+
+MAX_REGIONS = 16
+MAX_REGION_POINTS = 64
+REGION_KINDS = ("zone", "mask")
+
+
+def validate_regions(value: object) -> None:
+    """Zones and masks: a list of {"kind": "zone" | "mask", "points": [[x, y], ...]}, each
+    polygon at least 3 points, x and y fractions of the frame (0 to 1)."""
+    if not isinstance(value, list):
+        raise ValidationError("Regions must be a list of polygons.")
+    if len(value) > MAX_REGIONS:
+        raise ValidationError(f"At most {MAX_REGIONS} zones and masks per camera.")
+    for number, region in enumerate(value, 1):
+        if not isinstance(region, dict) or set(region) != {"kind", "points"}:
+            raise ValidationError(f"Region {number}: give exactly its kind and its points.")
+        if region["kind"] not in REGION_KINDS:
+            raise ValidationError(f"Region {number}: kind must be zone or mask.")
+        points = region["points"]
+        if not isinstance(points, list) or not 3 <= len(points) <= MAX_REGION_POINTS:
+            raise ValidationError(
+                f"Region {number}: a polygon needs 3 to {MAX_REGION_POINTS} points."
+            )
+        for point in points:
+            if not (
+                isinstance(point, list)
+                and len(point) == 2
+                and all(
+                    isinstance(c, int | float) and not isinstance(c, bool) and 0 <= c <= 1
+                    for c in point
+                )
+            ):
+                raise ValidationError(
+                    f"Region {number}: each point is [x, y] with x and y between 0 and 1 "
+                    f"(fractions of the frame), not {point!r}."
+                )

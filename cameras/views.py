@@ -9,7 +9,6 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.db import models
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -19,15 +18,15 @@ from django.views.decorators.http import require_POST
 from accounts.models import User
 from accounts.permissions import is_operator
 from accounts.requests import AuthenticatedHttpRequest
-from accounts.views import operator_required
+from accounts.views import approved_required, operator_required
 from alerts.selectors import alerts_for_user
 from alerts.serializers import AlertSerializer
 from config.dashboard import redirect_back, wants_json
-from detection.urls import redact_url
+from detection.redaction import redact_url
 
 from . import services
 from .media import whep_url
-from .models import DETECTION_FIELDS, EDITABLE_FIELDS, SOURCE_FIELDS, Camera
+from .models import CREDENTIAL_FIELDS, DETECTION_FIELDS, SOURCE_FIELDS, Camera
 from .selectors import cameras_for_user
 
 FEED_SIZE = 30  # alerts shown in a live feed; older ones are on the history page
@@ -38,13 +37,20 @@ class CameraForm(forms.ModelForm):
 
     class Meta:
         model = Camera
-        fields = EDITABLE_FIELDS
+        fields = SOURCE_FIELDS + DETECTION_FIELDS  # regions: the polygon editor on the camera page
         widgets = {
             "url": forms.TextInput(
                 attrs={
                     "autocomplete": "off",
                     "spellcheck": "false",
                     "placeholder": "rtsp://user:password@192.168.1.20:554/stream",
+                }
+            ),
+            "detect_url": forms.TextInput(
+                attrs={
+                    "autocomplete": "off",
+                    "spellcheck": "false",
+                    "placeholder": "rtsp://user:password@192.168.1.20:554/substream (optional)",
                 }
             ),
         }
@@ -64,6 +70,11 @@ class LiveCamera:
     whep_url: str | None
     status: dict
 
+    @property
+    def browser_draws_boxes(self) -> bool:
+        """Original mode: the video is the camera's own, so the page draws the faces' boxes."""
+        return self.camera.video_mode == Camera.VideoMode.ORIGINAL
+
 
 def _live(camera: Camera) -> LiveCamera:
     return LiveCamera(camera, whep_url(camera.pk), services.status_event(camera)["camera"])
@@ -82,7 +93,7 @@ def _feed(user: User, camera_id: int | None = None) -> list[dict[str, Any]]:
     return cast(list[dict[str, Any]], AlertSerializer(alerts[:FEED_SIZE], many=True).data)
 
 
-@login_required
+@approved_required()
 def grid(request: AuthenticatedHttpRequest) -> HttpResponse:
     cameras = _with_last_alert(cameras_for_user(request.user), request.user)
     return render(
@@ -97,7 +108,7 @@ def grid(request: AuthenticatedHttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@approved_required()
 def detail(request: AuthenticatedHttpRequest, camera_id: int) -> HttpResponse:
     cameras = _with_last_alert(cameras_for_user(request.user), request.user)
     camera = get_object_or_404(cameras, pk=camera_id)
@@ -118,11 +129,12 @@ def detail(request: AuthenticatedHttpRequest, camera_id: int) -> HttpResponse:
 def _settings_rows(camera: Camera, user: User) -> list[tuple[str, str]]:
     """(label, value) for the camera page; viewers never see the URL's credentials."""
     rows = []
-    for name in [name for name in EDITABLE_FIELDS if name != "name"]:  # the name is the title
+    for name in [name for name in SOURCE_FIELDS + DETECTION_FIELDS if name != "name"]:
         field = Camera._meta.get_field(name)
         assert isinstance(field, models.Field)  # the editable fields are the camera's own columns
-        if name == "url":
-            value = camera.url if is_operator(user) else redact_url(camera.url)
+        if name in CREDENTIAL_FIELDS:
+            value = getattr(camera, name)
+            value = (value if is_operator(user) else redact_url(value)) or "—"
         elif field.choices:
             value = getattr(camera, f"get_{name}_display")()
         elif isinstance(field, models.BooleanField):
@@ -130,6 +142,11 @@ def _settings_rows(camera: Camera, user: User) -> list[tuple[str, str]]:
         else:
             value = str(getattr(camera, name)) or "—"
         rows.append((field.verbose_name[:1].upper() + field.verbose_name[1:], value))
+    kinds = [region["kind"] for region in camera.regions]
+    zones, masks = kinds.count("zone"), kinds.count("mask")
+    rows.append(
+        ("Zones and masks", f"{zones} zone{'s' * (zones != 1)}, {masks} mask{'s' * (masks != 1)}")
+    )
     return rows
 
 
@@ -156,21 +173,24 @@ def stop(request: AuthenticatedHttpRequest, camera_id: int) -> HttpResponse:
 
 @operator_required
 def create(request: HttpRequest) -> HttpResponse:
-    form = CameraForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        camera = services.create_camera(**form.cleaned_data)
-        messages.success(request, f"Camera “{camera.name}” added. Start it to see its video.")
-        return redirect("dashboard:camera-detail", camera.pk)
-    return render(request, "cameras/form.html", {"form": form, "camera": None})
+    return _camera_form(request, None)
 
 
 @operator_required
 def edit(request: AuthenticatedHttpRequest, camera_id: int) -> HttpResponse:
-    camera = get_object_or_404(cameras_for_user(request.user), pk=camera_id)
+    return _camera_form(request, get_object_or_404(cameras_for_user(request.user), pk=camera_id))
+
+
+def _camera_form(request: HttpRequest, camera: Camera | None) -> HttpResponse:
+    """The add and edit page: the form, and on a valid POST the service call."""
     form = CameraForm(request.POST or None, instance=camera)
     if request.method == "POST" and form.is_valid():
-        services.update_camera(camera, **form.cleaned_data)
-        messages.success(request, f"Camera “{camera.name}” saved.")
+        if camera is None:
+            camera = services.create_camera(**form.cleaned_data)
+            messages.success(request, f"Camera “{camera.name}” added. Start it to see its video.")
+        else:
+            services.update_camera(camera, **form.cleaned_data)
+            messages.success(request, f"Camera “{camera.name}” saved.")
         return redirect("dashboard:camera-detail", camera.pk)
     return render(request, "cameras/form.html", {"form": form, "camera": camera})
 

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "cameras.apps.CamerasConfig",
     "alerts.apps.AlertsConfig",
     "detection.apps.DetectionConfig",
+    "audit.apps.AuditConfig",
 ]
 
 MIDDLEWARE = [
@@ -50,6 +51,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.context.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -98,7 +100,7 @@ def channel_prefix(redis_url: str) -> str:
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "config.channel_layer.PubSubChannelLayer",
+        "BACKEND": "config.channel_layer.RedisPubSubLayer",
         "CONFIG": {"hosts": [REDIS_URL], "prefix": channel_prefix(REDIS_URL)},
     }
 }
@@ -114,6 +116,8 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:grid"
 LOGOUT_REDIRECT_URL = "login"
 SIGNUP_ENABLED = env.bool("SIGNUP_ENABLED", default=True)
+# Operators without two-factor authentication may only watch until they set it up.
+REQUIRE_2FA_FOR_OPERATORS = env.bool("REQUIRE_2FA_FOR_OPERATORS", default=False)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TIME_ZONE", default="UTC")
@@ -134,10 +138,10 @@ MEDIA_URL = "/media-not-served/"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.authentication.PasswordAwareJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.IsApproved"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_RATES": {"login": env("LOGIN_THROTTLE_RATE", default="10/min")},
@@ -148,6 +152,7 @@ SIMPLE_JWT = {
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
+    "TOKEN_REFRESH_SERIALIZER": "accounts.authentication.RefreshSerializer",
     "UPDATE_LAST_LOGIN": True,
 }
 SPECTACULAR_SETTINGS = {
@@ -174,6 +179,7 @@ CELERY_TASK_ROUTES = {"detection.tasks.run_camera": {"queue": "streams"}}
 CELERY_BEAT_SCHEDULE = {
     "reconcile-streams": {"task": "detection.tasks.reconcile_streams", "schedule": 5.0},
     "prune-alerts": {"task": "alerts.tasks.prune_expired_alerts", "schedule": 24 * 3600.0},
+    "prune-audit": {"task": "audit.tasks.prune_expired_audit", "schedule": 24 * 3600.0},
 }
 
 # Detection and media.
@@ -184,6 +190,7 @@ MEDIAMTX_RTSP_URL = env("MEDIAMTX_RTSP_URL", default="")
 MEDIAMTX_WEBRTC_URL = env("MEDIAMTX_WEBRTC_URL", default="")
 MEDIAMTX_PUBLISH_SECRET = env("MEDIAMTX_PUBLISH_SECRET", default="")
 ALERT_RETENTION_DAYS = env.int("ALERT_RETENTION_DAYS", default=30)
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
 
 # Operations.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")  # empty: /metrics answers loopback clients only

@@ -8,6 +8,8 @@ from rest_framework.routers import DefaultRouter
 from accounts import api as accounts_api
 from accounts import views as accounts_views
 from alerts.api import AlertViewSet
+from audit import views as audit_views
+from audit.api import AuditEntryViewSet
 from cameras import live, mediamtx
 from cameras.api import CameraViewSet
 from config import ops
@@ -20,6 +22,7 @@ router = DefaultRouter()
 router.trailing_slash = "/?"  # accept /api/cameras/1/start and /api/cameras/1/start/
 router.register("cameras", CameraViewSet, basename="camera")
 router.register("alerts", AlertViewSet, basename="alert")
+router.register("audit", AuditEntryViewSet, basename="audit")
 
 api_urls: list[URLPattern | URLResolver] = [
     path("auth/signup", accounts_api.SignupView.as_view(), name="api-signup"),
@@ -42,6 +45,12 @@ urlpatterns = [
     path("login/", accounts_views.SkylarkLoginView.as_view(), name="login"),
     path("logout/", accounts_views.SkylarkLogoutView.as_view(), name="logout"),
     path("signup/", accounts_views.signup, name="signup"),
+    path("waiting/", accounts_views.waiting, name="waiting"),
+    path("login/code/", accounts_views.login_code, name="login-code"),
+    path("account/2fa/", accounts_views.two_factor, name="two-factor"),
+    path("account/password/", accounts_views.change_password, name="change-password"),
+    path("accounts/pending/", accounts_views.pending_accounts, name="pending-accounts"),
+    path("audit/", audit_views.audit_log, name="audit-log"),
     path("cameras/<int:camera_id>/live.mjpg", live.live_mjpeg, name="camera-live-mjpeg"),
     path("cameras/<int:camera_id>/snapshot.jpg", live.snapshot_jpeg, name="camera-snapshot"),
     path("cameras/<int:camera_id>/media-token", mediamtx.media_token, name="camera-media-token"),

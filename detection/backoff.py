@@ -1,4 +1,4 @@
-"""Exponential retry delays with jitter, shared by the frame grabber and the publisher."""
+"""Exponential retry delays with jitter, shared by the camera feed and the publisher."""
 
 import random
 

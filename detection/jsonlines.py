@@ -4,10 +4,18 @@ import json
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol
 
 from .detectors import Box
 from .pipeline import AlertEvent, BaseSink, StatusReport, box_to_list
+
+
+class TextOut(Protocol):
+    """Where the lines go: a file, sys.stdout or a management command's stdout."""
+
+    def write(self, text: str, /) -> object: ...
+
+    def flush(self) -> None: ...
 
 
 class JsonLinesSink(BaseSink):
@@ -18,16 +26,24 @@ class JsonLinesSink(BaseSink):
     """
 
     def __init__(
-        self, out: TextIO, duration_s: float | None = None, snapshot_dir: Path | None = None
+        self, out: TextOut, duration_s: float | None = None, snapshot_dir: Path | None = None
     ) -> None:
         self.out = out
         self.deadline = time.monotonic() + duration_s if duration_s is not None else None
         self.snapshot_dir = snapshot_dir
         self.alerts = 0
 
-    def on_detections(self, at: float, boxes: list[Box]) -> None:
+    def on_detections(
+        self, at: float, boxes: list[Box], size: tuple[int, int], ignored: list[Box]
+    ) -> None:
         self._write(
-            {"type": "detections", "at": round(at, 3), "boxes": [box_to_list(b) for b in boxes]}
+            {
+                "type": "detections",
+                "at": round(at, 3),
+                "size": list(size),
+                "boxes": [box_to_list(b) for b in boxes],
+                "ignored": [box_to_list(b) for b in ignored],
+            }
         )
 
     def on_alert(self, event: AlertEvent) -> None:

@@ -4,6 +4,9 @@ The pipeline uses it to run the face detector at full rate only while something 
 where something moved.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -11,6 +14,14 @@ from .regions import Region
 
 # Blobs of change at most this many mask pixels across are specks, not movers.
 _SPECK = 2
+
+
+@dataclass(frozen=True)
+class Motion:
+    """Something moved. region: where, in the frame's pixels; None when the change is everywhere
+    or cannot be placed (warm-up, the first frame, a new frame size)."""
+
+    region: Region | None
 
 
 class MotionDetector:
@@ -21,46 +32,53 @@ class MotionDetector:
         min_area: float = 0.003,
         alpha: float = 0.05,
         warmup_frames: int = 3,
+        ignore: Callable[[tuple[int, int]], np.ndarray | None] | None = None,
     ) -> None:
         """threshold: gray-level change that counts; min_area: fraction of pixels that must change;
-        alpha: how fast a still object fades into the background (0.05 ≈ 2 s at 15 fps)."""
+        alpha: how fast a still object fades into the background (0.05 ≈ 2 s at 15 fps);
+        ignore: given the small copy's (width, height), 255 where change does not count (masks)."""
         self.width = width
         self.threshold = threshold
         self.min_area = min_area
         self.alpha = alpha
         self.warmup_frames = warmup_frames
+        self._ignore = ignore
+        self._ignored: np.ndarray | None = None  # at the small copy's size
         self._background: np.ndarray | None = None
         self._seen = 0
-        # Where the last update saw change, in the frame's pixels; None when it saw none, or
-        # when the change is everywhere or unknown (warm-up, first frame, a new frame size).
-        self.region: Region | None = None
 
-    def update(self, frame_bgr: np.ndarray) -> bool:
-        """Feed the next frame; True if it differs from the recent past (or during warm-up)."""
+    def update(self, frame: np.ndarray) -> Motion | None:
+        """Feed the next frame (grayscale, or BGR): the motion if it differs from the recent past
+        (or during warm-up), else None."""
         # Every n-th pixel first (a view, free), then an area average down to `width`: a third of
         # the cost of averaging the full frame (0.3 against 0.9 ms at 720p), as good for motion.
-        step = max(1, frame_bgr.shape[1] // (2 * self.width))
-        sampled = frame_bgr[::step, ::step]
+        step = max(1, frame.shape[1] // (2 * self.width))
+        sampled = frame[::step, ::step]
         height, width = sampled.shape[:2]
         small_height = max(1, round(height * self.width / width))
         small = cv2.resize(sampled, (self.width, small_height), interpolation=cv2.INTER_AREA)
-        gray = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
-        self.region = None
+        if small.ndim == 3:
+            small = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        gray = cv2.GaussianBlur(small, (5, 5), 0)
         if self._background is None or self._background.shape != gray.shape:
             # First frame, or the source changed resolution: nothing to compare with yet, so report
             # motion and let a face that is already there be found.
             self._background = gray.astype(np.float32)
+            self._ignored = self._ignore(gray.shape[::-1]) if self._ignore else None
             self._seen = 1
-            return True
+            return Motion(None)
         self._seen += 1
         diff = cv2.absdiff(gray, cv2.convertScaleAbs(self._background))
         _, mask = cv2.threshold(diff, self.threshold, 255, cv2.THRESH_BINARY)
+        if self._ignored is not None:
+            mask[self._ignored > 0] = 0
         moving = cv2.countNonZero(mask) >= self.min_area * mask.size
         cv2.accumulateWeighted(gray, self._background, self.alpha)
-        warming_up = self._seen <= self.warmup_frames
-        if moving and not warming_up:
-            self.region = self._moving_region(mask, frame_bgr.shape[1], frame_bgr.shape[0])
-        return moving or warming_up
+        if self._seen <= self.warmup_frames:
+            return Motion(None)
+        if moving:
+            return Motion(self._moving_region(mask, frame.shape[1], frame.shape[0]))
+        return None
 
     def _moving_region(self, mask: np.ndarray, width: int, height: int) -> Region | None:
         """The box around every blob of change, in frame pixels, specks left out: a speck (two

@@ -1,19 +1,18 @@
-"""Wires one camera's parts: grabber → motion gate → detector → alert policy → annotate → outputs.
+"""Wires one camera's parts: feed → motion gate → detector → tracker → boxes and outputs.
 
-Threads: the grabber reads the camera; a detection thread runs the (slow) face detector on a copy
-of every frame it is given, so the loop in run() keeps drawing the latest boxes on every frame
-and publishing at the camera's frame rate. The outputs go to a Sink (the Celery glue saves alerts
-and status; the detect command prints JSON lines); every sink call is made from the thread running
-run(), so a sink may use the database. OpenCV's own thread pool is process-wide and is sized by
-the process that runs pipelines (cv2.setNumThreads(1) in the detect command and in the Celery
-worker's process init), not here.
+The camera's ffmpeg (detection/capture.py) decodes, draws and publishes the video on its own;
+this loop sees only the analysis frames (5 a second by default). A detection thread runs the
+(slow) face detector on the frame it is given, so the loop keeps taking frames meanwhile. Boxes
+go back to ffmpeg (annotated mode) and to the sink (original mode: the dashboard draws them).
+The outputs go to a Sink (the Celery glue saves alerts and status; the detect command prints
+JSON lines); every sink call is made from the thread running run(), so a sink may use the
+database. OpenCV's own thread pool is process-wide and is sized by the process that runs
+pipelines (cv2.setNumThreads(1) in the detect command and in the Celery worker's process init).
 """
 
-import functools
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -21,18 +20,18 @@ from typing import Protocol, TypeVar
 import cv2
 import numpy as np
 
-from .annotate import draw_boxes, draw_overlay
-from .capture import Frame, FrameGrabber
+from .annotate import IGNORED_COLOR, draw_boxes, draw_overlay
+from .capture import CameraFeed, Frame, VideoOutput
 from .config import PipelineConfig
 from .detectors import Box, FaceDetector, detect_in_region, make_detector
+from .gating import MotionGate, region_of
 from .logfmt import kv
 from .metrics import DETECTION_SECONDS
-from .motion import MotionDetector
-from .policy import AlertPolicy
 from .publisher import Publisher
 from .rates import RateMeter
+from .redaction import redact_url
 from .regions import Region
-from .urls import redact_url
+from .tracking import Tracker
 
 log = logging.getLogger("skylark.detection")
 T = TypeVar("T")
@@ -41,10 +40,17 @@ T = TypeVar("T")
 _STOP_CHECK_S = 0.5
 _WANTS_PREVIEW_CHECK_S = 1.0
 _FRAME_WAIT_S = 0.5
-# Publishing frame rate when the source declares none.
-_DEFAULT_FPS = 15
-# A search region larger than this share of the frame is searched as the whole frame.
-_WHOLE_FRAME_SHARE = 0.5
+# Analysis frames a second at most, however short the detection interval.
+_MAX_ANALYSIS_FPS = 15.0
+
+
+def scale_boxes(boxes: list[Box], size: tuple[int, int], to: tuple[int, int]) -> list[Box]:
+    """Boxes found on a picture of `size`, in the pixels of the same picture at `to`."""
+    sx, sy = to[0] / size[0], to[1] / size[1]
+    return [
+        Box(round(b.x * sx), round(b.y * sy), round(b.w * sx), round(b.h * sy), b.score)
+        for b in boxes
+    ]
 
 
 @dataclass(frozen=True)
@@ -52,8 +58,8 @@ class StatusReport:
     status: str  # connecting | online | offline | error | stopped
     error: str  # readable reason, URL redacted; "" when fine
     fps_in: float  # frames read from the camera per second
-    fps_out: float  # frames written to the publisher per second (frames processed, if none)
-    frames_dropped: int  # frames read but overwritten before processing, since start
+    fps_out: float  # frames published per second (analysis frames processed, if none)
+    frames_dropped: int  # analysis frames overwritten before processing, and ffmpeg's drops
     last_frame_at: float | None  # unix time of the newest frame read
     reconnects: int  # connection attempts after the first
     publish_state: str  # off | starting | publishing | restarting | stopped
@@ -66,7 +72,7 @@ class AlertEvent:
     at: float  # unix time of the frame
     face_count: int
     boxes: list[list[float]]  # [[x, y, w, h, score], ...]: ints for x..h, score 0..1
-    snapshot_jpeg: bytes  # the annotated frame
+    snapshot_jpeg: bytes  # the frame the faces were found in, annotated
 
 
 class Sink(Protocol):
@@ -82,7 +88,14 @@ class Sink(Protocol):
         """True while someone watches the preview: it is then sent at up to 5 per second."""
         ...
 
-    def on_detections(self, at: float, boxes: list[Box]) -> None: ...
+    def on_detections(
+        self, at: float, boxes: list[Box], size: tuple[int, int], ignored: list[Box]
+    ) -> None:
+        """Every finished detection: the faces in view in the frame taken at `at` that count,
+        and those `ignored` (outside every zone, or inside a mask), in the pixels of a picture
+        of `size` (width, height): the camera's main stream, also when the faces were found on
+        its sub-stream. Alerts keep the analysed frame's pixels, their snapshot's."""
+        ...
 
     def should_stop(self) -> bool: ...
 
@@ -102,15 +115,13 @@ class BaseSink:
     def wants_preview(self) -> bool:
         return False
 
-    def on_detections(self, at: float, boxes: list[Box]) -> None:
+    def on_detections(
+        self, at: float, boxes: list[Box], size: tuple[int, int], ignored: list[Box]
+    ) -> None:
         pass
 
     def should_stop(self) -> bool:
         return False
-
-
-def _region_of(box: Box) -> Region:
-    return Region(box.x, box.y, box.w, box.h)
 
 
 def box_to_list(box: Box) -> list[float]:
@@ -127,9 +138,8 @@ class _Job:
 
 @dataclass(frozen=True)
 class _Detection:
-    image: np.ndarray  # the full frame the boxes were found in, not yet drawn on
-    at: float
-    t: float
+    frame: Frame  # the frame the boxes were found in
+    image: np.ndarray  # that frame in BGR, not drawn on
     boxes: list[Box]  # every face in view: found in the region, and kept from before
 
 
@@ -190,9 +200,10 @@ class _DetectionThread:
             frame = job.frame
             try:
                 with self._timer.time():
+                    image = frame.bgr()
                     found = detect_in_region(
                         self._detector,
-                        frame.image,
+                        image,
                         job.region,
                         self._detect_width,
                         self._min_face_size,
@@ -205,7 +216,7 @@ class _DetectionThread:
                     self._cond.notify_all()
                 return
             with self._cond:
-                self._result = _Detection(frame.image, frame.at, frame.t, job.kept + found)
+                self._result = _Detection(frame, image, job.kept + found)
                 self._busy = False
                 self._cond.notify_all()
 
@@ -223,18 +234,17 @@ class Pipeline:
         self.config = config
         self.sink = sink
         self.detector = detector if detector is not None else make_detector(config)
-        self._policy = AlertPolicy(config.cooldown_s)
-        self._motion = MotionDetector() if config.motion_gating else None
+        self._tracker = Tracker(config.cooldown_s, config.stationary_after_s)
+        self._gate = MotionGate(config)
         self._processed = RateMeter()
         self._publisher: Publisher | None = None
-        self._grabber: FrameGrabber | None = None
+        self._feed: CameraFeed | None = None
         self._detection: _DetectionThread | None = None
 
-        self._boxes: list[Box] = []
-        self._last_detect_t: float | None = None
-        # (time, where) of every frame with motion within the last motion_tail_s; where is None
-        # when the motion detector could not place it (warm-up, a new frame size).
-        self._recent_motion: deque[tuple[float, Region | None]] = deque()
+        self._boxes: list[Box] = []  # every face in view, as last found
+        self._counted: list[Box] = []  # of those, the ones the zones and masks let count
+        self._ignored: list[Box] = []  # and the others
+        self._detect_slot: float | None = None  # when the last detection was due
         self._last_preview_t: float | None = None
         self._wants_preview = False
         self._wants_preview_checked_t: float | None = None
@@ -242,16 +252,25 @@ class Pipeline:
         self._last_report_t = 0.0
 
     def run(self) -> None:
-        """Block until stopped; closes the grabber and publisher on the way out."""
+        """Block until stopped; ends the camera's ffmpeg and the publisher on the way out."""
         config = self.config
-        grabber = FrameGrabber(
+        video = None
+        if config.publish_url:
+            self._publisher = Publisher(config.publish_url, camera_id=config.camera_id)
+            video = VideoOutput(config.video_mode, self._publisher, config.name, config.camera_id)
+        analysis_fps = min(_MAX_ANALYSIS_FPS, max(config.analysis_fps, 1000 / config.interval_ms))
+        feed = CameraFeed(
             config.source,
+            detect_source=config.detect_source,
+            video=video,
+            analysis_fps=analysis_fps,
             transport=config.transport,
             open_timeout_ms=config.open_timeout_ms,
             read_timeout_ms=config.read_timeout_ms,
             loop_file=config.loop_file,
+            camera_id=config.camera_id,
         )
-        self._grabber = grabber
+        self._feed = feed
         self._detection = _DetectionThread(
             self.detector, config.detect_width, config.min_face_size, config.camera_id
         )
@@ -261,24 +280,26 @@ class Pipeline:
                 camera=config.camera_id,
                 source=redact_url(config.source),
                 detector=config.detector,
+                video=config.video_mode,
+                detect_source=redact_url(config.detect_source) if config.detect_source else "main",
                 interval_ms=config.interval_ms,
                 motion_gating=config.motion_gating,
                 publish=redact_url(config.publish_url) if config.publish_url else "off",
             )
         )
-        grabber.start()
+        feed.start()
         try:
-            self._loop(grabber)
+            self._loop(feed)
         finally:
-            if not grabber.stop():
-                log.warning(kv(event="grabber_stuck", camera=config.camera_id))
+            if not feed.stop():
+                log.warning(kv(event="feed_stuck", camera=config.camera_id))
             self._detection.close()
             if self._publisher is not None:
                 self._publisher.close()
             self._report(time.monotonic(), final=True)
             log.info(kv(event="pipeline_stop", camera=config.camera_id))
 
-    def _loop(self, grabber: FrameGrabber) -> None:
+    def _loop(self, feed: CameraFeed) -> None:
         next_stop_check = 0.0
         while True:
             now = time.monotonic()
@@ -286,9 +307,9 @@ class Pipeline:
                 if self._call("should_stop", self.sink.should_stop):
                     return
                 next_stop_check = now + _STOP_CHECK_S
-            frame = grabber.get(_FRAME_WAIT_S)
+            frame = feed.get(_FRAME_WAIT_S)
             if frame is None:
-                if grabber.ended:
+                if feed.ended:
                     # The file is over; the detection still running may hold its last alert.
                     self._collect_detection(timeout=10.0)
                     return
@@ -298,26 +319,25 @@ class Pipeline:
 
     def _process(self, frame: Frame) -> None:
         assert self._detection is not None
-        config = self.config
-        image = frame.image
         self._collect_detection()
-        if self._detection_due(frame) and not self._detection.busy:
-            self._last_detect_t = frame.t
-            region = self._search_region(image.shape[1], image.shape[0])
+        interval = self._gate.interval(frame.gray, frame.t, self._boxes)
+        slot = self._detect_slot
+        if (slot is None or frame.t >= slot + interval) and not self._detection.busy:
+            # Detections keep to their schedule, each due an interval after the last one was due
+            # (frames come on the analysis clock: restarting from the frame's time would make
+            # 2 a second at 5 frames a second 1.67); a loop a whole interval late starts again.
+            if slot is not None and frame.t - slot < 2 * interval:
+                self._detect_slot = slot + interval
+            else:
+                self._detect_slot = frame.t
+            region = self._gate.search_region(frame.width, frame.height, self._boxes)
             kept = [
                 box
                 for box in self._boxes
-                if region is not None and not region.intersects(_region_of(box))
+                if region is not None and not region.intersects(region_of(box))
             ]
-            # One full-frame copy per detection (not per frame): the detector and the alert
-            # snapshot need the picture before the loop draws on it.
-            copy = Frame(image.copy(), frame.at, frame.t, frame.seq)
-            self._detection.submit(_Job(copy, region, kept))
-        # The frame is ours (the grabber made a fresh array); drawing in place avoids a copy.
-        draw_boxes(image, self._boxes)
-        draw_overlay(image, config.name, frame.at)
-        if config.publish_url:
-            self._publish(image)
+            # Frames are never written to after the feed hands them out: no copy needed.
+            self._detection.submit(_Job(frame, region, kept))
         self._preview(frame)
         self._processed.tick()
 
@@ -327,76 +347,37 @@ class Pipeline:
         result = self._detection.take(timeout)
         if result is None:
             return
+        frame = result.frame
         self._boxes = result.boxes
-        self._call("on_detections", self.sink.on_detections, result.at, result.boxes)
-        if self._policy.observe(result.t, len(result.boxes)):
-            self._alert(result)
+        counted, ignored = self.config.zones.split(result.boxes, frame.size)
+        self._counted, self._ignored = counted, ignored
+        if self.config.video_mode == "annotated" and self._feed is not None:
+            self._feed.show_boxes(counted, ignored)
+        size = frame.size
+        published = self._feed.source_size if self._feed is not None else None
+        if self.config.detect_source and published and published != size:
+            # Found on the sub-stream, drawn over the main stream's picture.
+            counted = scale_boxes(counted, size, published)
+            ignored = scale_boxes(ignored, size, published)
+            size = published
+        self._call("on_detections", self.sink.on_detections, frame.at, counted, size, ignored)
+        tracks = self._tracker.update(frame.t, self._counted)
+        for track in tracks.stationary:
+            log.info(kv(event="face_stationary", camera=self.config.camera_id, track=track.id))
+        if tracks.started:
+            self._alert(result, len(tracks.started))
 
-    def _detection_due(self, frame: Frame) -> bool:
-        """With motion gating, as NVRs do: the configured rate while something moves (and for a
-        tail after); the keepalive rate while faces stand still in view, to follow them; and when
-        the view is empty and still, nothing changed where a face could appear, so only a slow
-        idle check (a guard against a change too gradual for the motion detector)."""
-        config = self.config
-        if self._motion is None:
-            interval_ms = config.interval_ms
-        else:
-            recent = self._recent_motion
-            if self._motion.update(frame.image):
-                recent.append((frame.t, self._motion.region))
-            while recent and frame.t - recent[0][0] > config.motion_tail_s:
-                recent.popleft()
-            active = bool(recent)
-            if active:
-                interval_ms = config.interval_ms
-            elif self._boxes:
-                interval_ms = config.keepalive_interval_ms
-            else:
-                interval_ms = config.idle_interval_ms
-        return self._last_detect_t is None or frame.t - self._last_detect_t >= interval_ms / 1000
-
-    def _search_region(self, width: int, height: int) -> Region | None:
-        """Where the next detection looks: around what moved within the motion tail (None: the
-        whole frame).
-
-        Only while the scene moves: keepalive and idle checks, and motion the detector could not
-        place, search the whole frame. A face the search touches is searched whole, so a face
-        that merely turned is found again rather than lost; every other face found before stays,
-        since nothing moved there. A region that grew past half the frame saves little: then
-        the whole frame.
-        """
-        moved = [where for _, where in self._recent_motion]
-        if not moved or None in moved:
-            return None
-        search = functools.reduce(Region.union, moved)
-        # A face that comes into view moves whole; the margin is for the blur of the motion mask.
-        margin = 2 * self.config.min_face_size
-        region = self._with_faces_touching(search.expanded(margin, width, height))
-        if region.area > _WHOLE_FRAME_SHARE * width * height:
-            return None
-        return region
-
-    def _with_faces_touching(self, region: Region) -> Region:
-        """region grown until every face found before is wholly inside it or wholly outside."""
-        faces = [_region_of(box) for box in self._boxes]
-        while True:
-            grown = region
-            for face in faces:
-                if face.intersects(grown):
-                    grown = grown.union(face)
-            if grown == region:
-                return region
-            region = grown
-
-    def _alert(self, result: _Detection) -> None:
+    def _alert(self, result: _Detection, new_faces: int) -> None:
+        """One alert for the faces that came into view in this detection (usually one)."""
         # The snapshot is the very frame the faces were found in, annotated like the live video.
-        draw_boxes(result.image, result.boxes)
-        draw_overlay(result.image, self.config.name, result.at)
+        draw_boxes(result.image, self._counted)
+        draw_boxes(result.image, self._ignored, IGNORED_COLOR)
+        draw_overlay(result.image, self.config.name, result.frame.at)
         event = AlertEvent(
             camera_id=self.config.camera_id,
-            at=result.at,
-            face_count=len(result.boxes),
-            boxes=[box_to_list(box) for box in result.boxes],
+            at=result.frame.at,
+            face_count=len(self._counted),
+            boxes=[box_to_list(box) for box in self._counted],
             snapshot_jpeg=self._jpeg(result.image),
         )
         log.info(
@@ -404,20 +385,11 @@ class Pipeline:
                 event="alert",
                 camera=self.config.camera_id,
                 faces=event.face_count,
+                new=new_faces,
                 boxes=event.boxes,
             )
         )
         self._call("on_alert", self.sink.on_alert, event)
-
-    def _publish(self, image: np.ndarray) -> None:
-        if self._publisher is None:
-            assert self.config.publish_url is not None and self._grabber is not None
-            height, width = image.shape[:2]
-            fps = round(self._grabber.source_fps or _DEFAULT_FPS)
-            self._publisher = Publisher(
-                self.config.publish_url, width, height, fps, camera_id=self.config.camera_id
-            )
-        self._publisher.push(image)
 
     def _preview(self, frame: Frame) -> None:
         config = self.config
@@ -430,7 +402,12 @@ class Pipeline:
         )
         if self._last_preview_t is None or frame.t - self._last_preview_t >= interval:
             self._last_preview_t = frame.t
-            self._call("on_preview", self.sink.on_preview, self._jpeg(frame.image))
+            # The MJPEG fallback shows what the published video shows: boxes and label drawn.
+            image = frame.bgr()
+            draw_boxes(image, self._counted)
+            draw_boxes(image, self._ignored, IGNORED_COLOR)
+            draw_overlay(image, config.name, frame.at)
+            self._call("on_preview", self.sink.on_preview, self._jpeg(image))
 
     def _jpeg(self, image: np.ndarray) -> bytes:
         ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.config.jpeg_quality])
@@ -440,18 +417,18 @@ class Pipeline:
 
     def _report(self, now: float, final: bool = False) -> None:
         """Send status when it changed, or once per status_interval_s."""
-        grabber = self._grabber
-        assert grabber is not None
-        status, error = ("stopped", "") if final else grabber.state
+        feed = self._feed
+        assert feed is not None
+        status, error = ("stopped", "") if final else feed.state
         publisher = self._publisher
         report = StatusReport(
             status=status,
             error=error,
-            fps_in=0.0 if final else round(grabber.fps_in, 1),
+            fps_in=0.0 if final else round(feed.fps_in, 1),
             fps_out=0.0 if final else round(self._fps_out(), 1),
-            frames_dropped=grabber.frames_dropped,
-            last_frame_at=grabber.last_frame_at,
-            reconnects=grabber.reconnects,
+            frames_dropped=feed.frames_dropped,
+            last_frame_at=feed.last_frame_at,
+            reconnects=feed.reconnects,
             publish_state=publisher.state if publisher else "off",
             publish_error=publisher.last_error if publisher else "",
         )

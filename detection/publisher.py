@@ -1,106 +1,65 @@
-"""Pushes annotated frames to an RTSP server (MediaMTX) through an ffmpeg subprocess.
+"""Relays a camera's published video (MPEG-TS from its ffmpeg) to MediaMTX over RTSP.
 
-push() never blocks: a writer thread takes the newest frame from a one-slot mailbox and writes it
-to ffmpeg's stdin. When ffmpeg exits (server down, connection lost) it is restarted with backoff,
-while push() keeps returning at once and frames in between are simply not sent.
+A second, small ffmpeg (`-c copy`, no decoding) does the RTSP: when MediaMTX is down or the
+connection drops, only this relay dies and is restarted with backoff, while the camera's ffmpeg,
+and so detection and alerts, go on. write() never blocks: bytes wait in a bounded queue for the
+writer thread, and what comes while the relay is down is dropped.
 """
 
 import contextlib
-import fcntl
 import logging
 import subprocess
 import threading
 import time
 from collections import deque
-from pathlib import Path
 from typing import IO, Literal
-from urllib.parse import unquote, urlsplit
-
-import cv2
-import ffmpeg
-import numpy as np
 
 from .backoff import Backoff
 from .logfmt import kv
-from .rates import RateMeter
-from .urls import redact_url
+from .rates import ProgressRate
+from .redaction import redact_url, scrub
 
 log = logging.getLogger("skylark.detection")
 
 PublisherState = Literal["starting", "publishing", "restarting", "stopped"]
 _STDERR_LINES = 20
-# ffmpeg connects to the server while encoding its first frame; once it has taken a few more, the
-# connection is up. Until then a fresh process counts as still restarting.
-_FRAMES_TO_CONFIRM = 3
-# How long ffmpeg must keep taking frames before a later failure starts the backoff from scratch.
+# How long the relay must keep publishing before a later failure starts the backoff from scratch.
 _HEALTHY_AFTER_S = 10.0
 _WAIT_S = 0.5
-_PIPE_MAX_SIZE = Path("/proc/sys/fs/pipe-max-size")
-# The encoder's bitrate cap in bits per pixel of each frame: 6.9 Mbit/s for 720p at 15 fps. Its
-# quality setting alone lets the bitrate follow the picture's noise (13.3 Mbit/s for a noisy 720p
-# scene here; pure noise at 640x360 makes 20), so a dashboard of 8 such tiles would pull over
-# 100 Mbit/s. Held to the cap, the noisy scene takes 7.2 Mbit/s and 10-12 % less CPU to encode; a
-# clean picture stays below it and costs 2-4 % more (the rate control's bookkeeping), as
-# bench/pipeline_breakdown.py measures.
-MAX_BITS_PER_PIXEL = 0.5
-
-
-def encoder_options(width: int, height: int, fps: int) -> dict[str, str | int]:
-    """ffmpeg output options of the Publisher's H.264 (bench/ encodes with the same)."""
-    max_rate = int(MAX_BITS_PER_PIXEL * width * height * fps)
-    return {
-        "vcodec": "libx264",
-        "preset": "ultrafast",
-        "tune": "zerolatency",
-        "profile:v": "baseline",
-        "pix_fmt": "yuv420p",
-        "g": fps,  # a keyframe a second: a new WebRTC viewer starts within a second
-        "bf": 0,
-        "threads": 1,  # cameras share the cores: one encoding thread each
-        "crf": 23,
-        "maxrate": max_rate,
-        "bufsize": max_rate,  # a second's worth: room for the keyframe that starts each second
-    }
+# Bytes waiting for the relay: 4 s of 720p at the bitrate cap. More means the relay is stuck.
+_QUEUE_MAX_BYTES = 4 << 20
+_TS_PACKET = 188
+# Held back while a relay waits for a keyframe to start on: 2 s of 720p at the bitrate cap.
+_GATE_MAX_BYTES = 2 << 20
 
 
 class Publisher:
-    """One ffmpeg process encoding BGR frames (sent as I420) to H.264, published over RTSP/TCP.
-
-    The command line (and so `ps`) shows the URL, credentials included; error messages and logs
-    only ever show it redacted.
-    """
+    """The relay to one RTSP URL. The command line (and so `ps`) shows the URL, credentials
+    included; error messages and logs only ever show it redacted."""
 
     def __init__(
-        self,
-        url: str,
-        width: int,
-        height: int,
-        fps: int,
-        *,
-        backoff: Backoff | None = None,
-        camera_id: int | None = None,
+        self, url: str, *, backoff: Backoff | None = None, camera_id: int | None = None
     ) -> None:
         """camera_id only labels the log lines."""
         self._url = url
         self._camera_id = camera_id
         self._shown = redact_url(url)
-        self._fps = max(1, int(fps))
-        self._size = (width, height)
         self._backoff = backoff or Backoff(1.0, 30.0)
-        self._meter = RateMeter()
 
         self._cond = threading.Condition()
-        self._mailbox: np.ndarray | None = None
+        self._queue: deque[bytes] = deque()
+        self._queued = 0
+        self._fresh = True  # the next bytes start a stream: the relay must (re)start on them
+        self._gate = bytearray()  # mid-stream, a new relay starts at a keyframe: bytes until then
+        self._needs_keyframe = False
         self._closing = False
         self._state: PublisherState = "starting"
         self._last_error = ""
-        self._frames_written = 0
         self._restarts = 0
+        self._frames = ProgressRate(skip_first=True)
 
         self._proc: subprocess.Popen[bytes] | None = None
-        self._proc_size = self._size
         self._proc_started = 0.0
-        self._proc_frames = 0
         self._stderr_lines: deque[str] = deque(maxlen=_STDERR_LINES)
         self._stderr_thread: threading.Thread | None = None
         self._retry_at = 0.0
@@ -110,22 +69,34 @@ class Publisher:
 
     # -- caller side -----------------------------------------------------------------------
 
-    def push(self, frame: np.ndarray) -> None:
-        """Offer a frame (BGR, C-contiguous); the caller must not modify it afterwards."""
+    def write(self, data: bytes) -> None:
+        """Queue MPEG-TS bytes for the relay; dropped when it is down or too far behind."""
         with self._cond:
             if self._closing:
                 return
-            self._mailbox = frame
+            if self._queued + len(data) > _QUEUE_MAX_BYTES:
+                self._queue.clear()
+                self._queued = 0
+            self._queue.append(data)
+            self._queued += len(data)
+            self._cond.notify()
+
+    def new_stream(self) -> None:
+        """The camera's ffmpeg restarted: a new MPEG-TS stream follows, with new timestamps."""
+        with self._cond:
+            self._queue.clear()
+            self._queued = 0
+            self._fresh = True
             self._cond.notify()
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop ffmpeg (letting it end the RTSP session) and join the writer thread."""
+        """Stop the relay (letting it end the RTSP session) and join the writer thread."""
         with self._cond:
             self._closing = True
             self._cond.notify()
         self._thread.join(timeout / 2)
         if self._thread.is_alive():
-            # The writer is stuck in a write to an ffmpeg that stopped reading (stalled server):
+            # The writer is stuck in a write to a relay that stopped reading (stalled server):
             # only ending the process frees it. Signals only; its pipes belong to the writer.
             proc = self._proc
             if proc is not None:
@@ -143,12 +114,8 @@ class Publisher:
 
     @property
     def fps_out(self) -> float:
-        """Frames actually written to ffmpeg per second."""
-        return self._meter.rate()
-
-    @property
-    def frames_written(self) -> int:
-        return self._frames_written
+        """Frames a second the relay sends to the server."""
+        return self._frames.rate() if self._state == "publishing" else 0.0
 
     @property
     def restarts(self) -> int:
@@ -160,80 +127,81 @@ class Publisher:
         try:
             while True:
                 with self._cond:
-                    self._cond.wait_for(lambda: self._mailbox is not None or self._closing, _WAIT_S)
+                    self._cond.wait_for(lambda: self._queue or self._closing, _WAIT_S)
                     if self._closing:
                         return
-                    frame, self._mailbox = self._mailbox, None
+                    fresh, self._fresh = self._fresh, False
+                    chunks = list(self._queue)
+                    self._queue.clear()
+                    self._queued = 0
+                if fresh:
+                    self._needs_keyframe = False
+                    self._gate.clear()
+                    if self._proc is not None:
+                        self._terminate(grace=1.0)
+                        self._retry_at = 0.0  # a new stream is not a failure: restart at once
                 self._check_exited()
-                if frame is not None:
-                    self._write(frame)
+                if self._frames.frames and self._state != "publishing":
+                    self._state = "publishing"
+                    self._log(logging.INFO, "publisher_up")
+                if chunks:
+                    self._write(b"".join(chunks))
         finally:
             self._terminate(grace=2.0)
 
-    def _write(self, frame: np.ndarray) -> None:
-        height, width = frame.shape[:2]
-        # 4:2:0 video has even sizes: an odd last row or column is left out.
-        height, width = height - height % 2, width - width % 2
-        frame = frame[:height, :width]
-        if self._proc is not None and (width, height) != self._proc_size:
-            self._log(logging.INFO, "publisher_resize", size=f"{width}x{height}")
-            self._terminate(grace=1.0)
-            self._retry_at = 0.0  # a new size is not a failure: restart at once
+    def _write(self, data: bytes) -> None:
         if self._proc is None:
             if time.monotonic() < self._retry_at:
+                self._needs_keyframe = True
                 return
-            self._start((width, height))
+            if self._needs_keyframe:
+                data = self._from_keyframe(data)
+                if not data:
+                    return
+            self._start()
         proc = self._proc
         assert proc is not None and proc.stdin is not None
         try:
-            # I420, as libx264 wants it: OpenCV's conversion (0.3 ms a 720p frame) replaces
-            # ffmpeg's and halves the bytes through the pipe, 1.1 ms less CPU in all
-            # (bench/pipeline_breakdown.py).
-            proc.stdin.write(memoryview(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420)))
+            proc.stdin.write(data)
             proc.stdin.flush()
         except (BrokenPipeError, ValueError, OSError):
             self._failed()
-            return
-        self._frames_written += 1
-        self._proc_frames += 1
-        self._meter.tick()
-        if self._proc_frames >= _FRAMES_TO_CONFIRM and self._state != "publishing":
-            self._state = "publishing"
-            self._log(logging.INFO, "publisher_up", size=f"{width}x{height}")
 
-    def _start(self, size: tuple[int, int]) -> None:
-        width, height = size
-        args = (
-            ffmpeg.input(
-                "pipe:",
-                format="rawvideo",
-                pix_fmt="yuv420p",
-                s=f"{width}x{height}",
-                framerate=self._fps,
-                # Frames come when the pipeline has them, not at a fixed rate: stamp arrival time.
-                use_wallclock_as_timestamps=1,
-            )
-            .output(
-                self._url,
-                format="rtsp",
-                rtsp_transport="tcp",
-                fps_mode="passthrough",
-                **encoder_options(width, height, self._fps),
-            )
-            .global_args("-hide_banner", "-loglevel", "error", "-nostats")
-            .compile()
-        )
+    def _from_keyframe(self, data: bytes) -> bytes:
+        """The stream from its next keyframe on (its program tables first), or b"" while none
+        has come yet: a relay started mid-frame could not tell the picture's size."""
+        self._gate += data
+        start = keyframe_offset(self._gate)
+        if start is None:
+            if len(self._gate) > _GATE_MAX_BYTES:
+                del self._gate[: len(self._gate) - _TS_PACKET]
+            return b""
+        found = bytes(self._gate[start:])
+        self._gate.clear()
+        self._needs_keyframe = False
+        return found
+
+    def _start(self) -> None:
+        args = [
+            "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats",
+            "-progress", "pipe:2", "-stats_period", "0.5",
+            # The stream starts with its tables and a keyframe with its parameter sets: half a
+            # second of probing is plenty (the default 5 s would delay the picture as long).
+            "-f", "mpegts", "-analyzeduration", "500000", "-i", "pipe:0",
+            "-map", "0:v:0", "-c", "copy",
+            "-f", "rtsp", "-rtsp_transport", "tcp", self._url,
+        ]  # fmt: skip
         self._stderr_lines = deque(maxlen=_STDERR_LINES)
+        self._frames = ProgressRate(skip_first=True)
         self._proc = subprocess.Popen(
             args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
-        assert self._proc.stdin is not None
-        widen_pipe(self._proc.stdin, width * height * 3 // 2)
-        self._proc_size = size
         self._proc_started = time.monotonic()
-        self._proc_frames = 0
         self._stderr_thread = threading.Thread(
-            target=_drain, args=(self._proc.stderr, self._stderr_lines), daemon=True
+            target=_drain,
+            args=(self._proc.stderr, self._stderr_lines, self._frames),
+            name="publisher-stderr",
+            daemon=True,
         )
         self._stderr_thread.start()
 
@@ -243,7 +211,7 @@ class Publisher:
 
     def _failed(self) -> None:
         if self._closing:
-            return  # close() ended ffmpeg on purpose
+            return  # close() ended the relay on purpose
         healthy = time.monotonic() - self._proc_started >= _HEALTHY_AFTER_S
         code = self._terminate(grace=1.0)
         if healthy:
@@ -251,7 +219,10 @@ class Publisher:
         delay = self._backoff.next_delay()
         self._retry_at = time.monotonic() + delay
         self._restarts += 1
-        lines = [self._scrub(line) for line in self._stderr_lines]
+        # Until the next stream start (a keyframe with its parameter sets) the relay cannot
+        # begin mid-stream; the camera's ffmpeg repeats them every keyframe, so no restart of
+        # it is needed.
+        lines = [scrub(line, self._url) for line in self._stderr_lines]
         self._last_error = f"{_reason(lines, code)} ({self._shown})"
         self._state = "restarting"
         self._log(
@@ -263,7 +234,7 @@ class Publisher:
         )
 
     def _terminate(self, grace: float) -> int | None:
-        """End the current ffmpeg, politely first; returns its exit code. Safe to call twice."""
+        """End the current relay, politely first; returns its exit code. Safe to call twice."""
         proc, self._proc = self._proc, None
         if proc is None:
             return None
@@ -287,38 +258,41 @@ class Publisher:
     def _log(self, level: int, event: str, **fields: object) -> None:
         log.log(level, kv(event=event, camera=self._camera_id, url=self._shown, **fields))
 
-    def _scrub(self, text: str) -> str:
-        """ffmpeg may echo the URL; replace it, and its password anywhere, with the redacted form."""
-        text = text.replace(self._url, self._shown)
-        for secret in _passwords(self._url):
-            text = text.replace(secret, "***")
-        return text
+
+def keyframe_offset(data: bytes | bytearray) -> int | None:
+    """Where in MPEG-TS `data` the first keyframe's program tables start (the PAT just before a
+    packet flagged random-access), or None. ffmpeg's muxer flags keyframes and, with
+    pat_pmt_at_frames, sends the tables before every frame."""
+    start = data.find(b"\x47")
+    while start >= 0 and start + _TS_PACKET < len(data) and data[start + _TS_PACKET] != 0x47:
+        start = data.find(b"\x47", start + 1)
+    if start < 0:
+        return None
+    last_pat = None
+    for offset in range(start, len(data) - _TS_PACKET + 1, _TS_PACKET):
+        if data[offset] != 0x47:
+            return None  # lost sync: wait for more data
+        pid = ((data[offset + 1] & 0x1F) << 8) | data[offset + 2]
+        unit_start = data[offset + 1] & 0x40
+        adaptation = data[offset + 3] & 0x20 and data[offset + 4] > 0
+        if pid == 0:
+            last_pat = offset
+        elif unit_start and adaptation and data[offset + 5] & 0x40:
+            return last_pat if last_pat is not None else offset
+    return None
 
 
-def widen_pipe(pipe: IO[bytes], frame_bytes: int) -> int:
-    """Make room in the pipe for a whole frame, as far as the system allows (1 MiB unless
-    raised); returns the pipe's size. Through Linux's default 64 KiB pipe a 720p I420 frame
-    (1.4 MB) is 21 rounds of filling, waking ffmpeg and waiting for it; 1 MiB makes it two: 0.1
-    to 0.6 ms less CPU per frame, writer and ffmpeg together (bench/pipeline_breakdown.py), and
-    a third of the context switches of a worker running 6 cameras."""
-    fd = pipe.fileno()
-    try:
-        limit = int(_PIPE_MAX_SIZE.read_text())
-    except (OSError, ValueError):
-        limit = 1 << 20
-    with contextlib.suppress(OSError):  # a smaller pipe is slower, not wrong
-        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, min(frame_bytes, limit))
-    return fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
-
-
-def _drain(pipe: IO[bytes] | None, lines: deque[str]) -> None:
-    """Read ffmpeg's stderr to the end so the pipe never fills; keep the last lines."""
+def _drain(pipe: IO[bytes] | None, lines: deque[str], frames: ProgressRate) -> None:
+    """Read the relay's stderr to the end so the pipe never fills; keep its last log lines
+    and follow its progress."""
     if pipe is None:
         return
     with pipe:
         for raw in pipe:
             line = raw.decode("utf-8", "replace").strip()
-            if line:
+            if line.startswith("frame="):
+                frames.progress(line)
+            elif line and "=" not in line.split(" ", 1)[0]:
                 lines.append(line)
 
 
@@ -345,12 +319,3 @@ def _reason(stderr_lines: list[str], code: int | None) -> str:
         # Drop ffmpeg's "[rtsp @ 0x55d...] " prefix: an address is noise in a status line.
         return stderr_lines[-1].split("] ", 1)[-1]
     return f"ffmpeg exited with code {code}"
-
-
-def _passwords(url: str) -> set[str]:
-    """The URL's password as written and decoded (ffmpeg may print either)."""
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        return set()
-    return {password, unquote(password)} if password else set()

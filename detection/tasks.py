@@ -10,6 +10,7 @@ import threading
 import time
 from collections import deque
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import cv2
 import redis
@@ -19,6 +20,7 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
 from prometheus_client import start_http_server
 
+from alerts import realtime
 from alerts.services import create_alert
 from cameras import services as camera_services
 from cameras import streams
@@ -27,12 +29,13 @@ from cameras.naming import lease_key, preview_key, stream_path, watchers_key
 from cameras.validators import source_for_capture
 from config.redis import get_redis
 
-from .config import ConfigError, PipelineConfig
-from .detectors import DetectorConfigError
+from .config import ConfigError, DetectorName, PipelineConfig, Transport, VideoMode
+from .detectors import Box, DetectorConfigError
 from .lease import Lease, LeaseKeeper
 from .logfmt import kv
 from .metrics import ALERTS_CREATED, CAMERA_RECONNECTS
-from .pipeline import AlertEvent, Pipeline, StatusReport
+from .pipeline import AlertEvent, Pipeline, StatusReport, box_to_list
+from .zones import Polygon, Zones
 
 logger = logging.getLogger("skylark.detection")
 
@@ -48,16 +51,29 @@ _worker_stopping = threading.Event()
 
 
 @worker_shutting_down.connect
-def _stop_loops(**kwargs) -> None:
+def _stop_loops(**kwargs: object) -> None:
     _worker_stopping.set()
 
 
 @worker_init.connect
-def _prepare_worker(**kwargs) -> None:
+def _prepare_worker(**kwargs: object) -> None:
     # Each camera loop is one thread of work; OpenCV's own pool would make N cameras fight over 2 cores.
     cv2.setNumThreads(1)
     if settings.WORKER_METRICS_PORT:
         start_http_server(settings.WORKER_METRICS_PORT)
+
+
+def zones_of(regions: list[dict[str, Any]]) -> Zones:
+    """The camera's regions (validated by the model) as the pipeline takes them."""
+
+    def polygons(kind: str) -> tuple[Polygon, ...]:
+        return tuple(
+            tuple((float(x), float(y)) for x, y in region["points"])
+            for region in regions
+            if region["kind"] == kind
+        )
+
+    return Zones(zones=polygons("zone"), masks=polygons("mask"))
 
 
 def pipeline_config(camera: Camera) -> PipelineConfig:
@@ -70,14 +86,19 @@ def pipeline_config(camera: Camera) -> PipelineConfig:
         camera_id=camera.pk,
         name=camera.name,
         source=source_for_capture(camera.url),
-        transport=camera.transport,
-        detector=camera.detector,
+        # The model's choices hold these to the Literal values; PipelineConfig checks them again.
+        transport=cast(Transport, camera.transport),
+        video_mode=cast(VideoMode, camera.video_mode),
+        detect_source=source_for_capture(camera.detect_url) if camera.detect_url else None,
+        detector=cast(DetectorName, camera.detector),
         model_path=settings.FACE_DETECTOR_MODEL or None,
         interval_ms=camera.interval_ms,
         scale_factor=camera.scale_factor,
         min_neighbors=camera.min_neighbors,
         min_face_size=camera.min_face_size,
         cooldown_s=camera.cooldown_s,
+        stationary_after_s=camera.stationary_after_s,
+        zones=zones_of(camera.regions),
         motion_gating=camera.motion_gating,
         publish_url=publish_url,
     )
@@ -95,6 +116,7 @@ class CameraSink:
         self.camera = camera  # its name goes into alert events; a change restarts the loop
         self.camera_id = camera.pk
         self.running_with = streams.pipeline_settings(camera)
+        self.video_mode = camera.video_mode
         self.keeper = keeper
         self.redis = redis_client
         self.pending: deque[AlertEvent] = deque(maxlen=PENDING_ALERTS_MAX)
@@ -169,8 +191,19 @@ class CameraSink:
                     ALERTS_CREATED.labels(camera=str(self.camera_id)).inc()
                 self.pending.popleft()
 
-    def on_detections(self, at: float, boxes: list) -> None:
-        """Per-detection output is for the CLI; the loop only alerts."""
+    def on_detections(
+        self, at: float, boxes: list[Box], size: tuple[int, int], ignored: list[Box]
+    ) -> None:
+        """Original mode: the dashboards watching this camera draw the boxes themselves."""
+        if self.video_mode != "original":
+            return
+        realtime.broadcast_detections(
+            self.camera_id,
+            at,
+            size,
+            [box_to_list(box) for box in boxes],
+            [box_to_list(box) for box in ignored],
+        )
 
     # -- previews ----------------------------------------------------------------------
     def wants_preview(self) -> bool:
@@ -257,6 +290,6 @@ def run_camera(camera_id: int) -> str:
 
 
 @shared_task(ignore_result=True)
-def reconcile_streams() -> dict:
+def reconcile_streams() -> dict[str, list[int]]:
     """Every few seconds (beat): start loops that should run, mark dead loops' cameras stopped."""
     return camera_services.reconcile_streams()

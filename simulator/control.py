@@ -53,7 +53,28 @@ def _tail(log: IO[bytes], limit: int = 4000) -> str:
     return log.read().decode(errors="replace")[-limit:].strip()
 
 
-class CameraSimulator:
+class Managed:
+    """`with x:` starts x and closes it however the block ends."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class CameraSimulator(Managed):
     """RTSP cameras serving video files, one stream per name, in a subprocess of their own.
 
         with CameraSimulator({"cam1": video}) as cameras:
@@ -219,15 +240,8 @@ class CameraSimulator:
             self._process.stdout.close()
         self._process = None
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """Stop; `with` calls it."""
         self.stop()
 
 
@@ -250,7 +264,7 @@ def is_listening(port: int) -> bool:
     return False
 
 
-class RtspReceiver:
+class RtspReceiver(Managed):
     """Accepts one RTSP publisher (ANNOUNCE/RECORD), as MediaMTX does, and keeps what it sends.
 
     ffmpeg's listen mode records the pushed H.264 as it is into a Matroska file; frames()
@@ -297,6 +311,9 @@ class RtspReceiver:
             "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
             "-rtsp_flags", "listen", "-i", self.url,
             "-map", "0:v:0", "-c", "copy",
+            # An RTSP session of a stream with B-frames (a camera's, copied by original mode)
+            # starts with a packet without PTS, which Matroska cannot store; MediaMTX copes.
+            "-bsf:v", r"setts=pts=if(eq(PTS\,NOPTS)\,DTS\,PTS)",
             # frame_count() reads the frame=N lines ffmpeg appends here four times a second.
             "-progress", str(self._progress), "-stats_period", "0.25",
             "-f", "matroska", str(self.recording),
@@ -378,14 +395,3 @@ class RtspReceiver:
         self.stop()
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

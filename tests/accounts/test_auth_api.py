@@ -1,10 +1,13 @@
 """Auth API contract: sign-up, login, refresh, me, logout, throttling."""
 
+import time
 from datetime import timedelta
 
 import pytest
+from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
+from accounts.services import approve_user
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -16,15 +19,31 @@ def login(client, username, password):
     )
 
 
-def test_signup_creates_a_viewer_who_can_log_in(anon_client, django_user_model):
+def test_signup_creates_a_pending_account_that_sees_nothing_until_approved(
+    anon_client, camera, operator, django_user_model
+):
     response = anon_client.post(
         "/api/auth/signup", {"username": "newbie", "password": PASSWORD}, format="json"
     )
     assert response.status_code == 201, response.content
-    assert response.json()["role"] == "viewer"
+    assert response.json()["role"] == "pending"
     assert "password" not in response.json()
-    assert not django_user_model.objects.get(username="newbie").is_staff
-    assert login(anon_client, "newbie", PASSWORD).status_code == 200
+    newbie = django_user_model.objects.get(username="newbie")
+    assert not newbie.is_staff
+
+    # It can log in and ask who it is; everything else is refused, with the reason.
+    tokens = login(anon_client, "newbie", PASSWORD)
+    assert tokens.status_code == 200
+    anon_client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens.json()['access']}")
+    assert anon_client.get("/api/auth/me").json()["role"] == "pending"
+    for path in ("/api/cameras/", f"/api/cameras/{camera.pk}/", "/api/alerts/", "/api/"):
+        refused = anon_client.get(path)
+        assert refused.status_code == 403, path
+        assert refused.json()["detail"] == "This account waits for an operator's approval."
+
+    approve_user(newbie, role="viewer", by=operator)
+    assert anon_client.get("/api/auth/me").json()["role"] == "viewer"
+    assert [c["id"] for c in anon_client.get("/api/cameras/").json()] == [camera.pk]
 
 
 def test_signup_rejects_a_weak_password_with_a_field_error(anon_client):
@@ -127,3 +146,43 @@ def test_malformed_json_is_a_400_not_a_500(anon_client):
     )
     assert response.status_code == 400
     assert "detail" in response.json()
+
+
+def test_a_password_change_signs_out_other_sessions_and_every_earlier_token(viewer):
+    from django.test import Client
+
+    elsewhere = Client()
+    elsewhere.force_login(viewer)
+    tokens = APIClient().post(
+        "/api/auth/login", {"username": "viewer", "password": PASSWORD}, format="json"
+    )
+    access, refresh = tokens.json()["access"], tokens.json()["refresh"]
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    assert api.get("/api/cameras/").status_code == 200
+    assert elsewhere.get("/").status_code == 200
+
+    here = Client()
+    here.force_login(viewer)
+    time.sleep(1.0)  # tokens carry whole seconds: the change comes a second after they were issued
+    new = "a-brand-new-passphrase"
+    changed = here.post(
+        "/account/password/",
+        {"old_password": PASSWORD, "new_password1": new, "new_password2": new},
+    )
+    assert changed.status_code == 302
+    assert here.get("/").status_code == 200  # this session goes on
+
+    assert elsewhere.get("/").status_code == 302  # to the login page
+    refused = api.get("/api/cameras/")
+    assert refused.status_code == 401
+    assert "before the password changed" in refused.json()["detail"]
+    assert (
+        APIClient().post("/api/auth/refresh", {"refresh": refresh}, format="json").status_code
+        == 401
+    )
+    assert login(APIClient(), "viewer", PASSWORD).status_code == 401
+    fresh = login(APIClient(), "viewer", new)
+    assert fresh.status_code == 200
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {fresh.json()['access']}")
+    assert api.get("/api/cameras/").status_code == 200

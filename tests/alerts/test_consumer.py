@@ -11,7 +11,7 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db import connection
 
-from alerts.consumers import CLOSE_MESSAGE_TOO_BIG, FRAME_GAP_S, _spaced
+from alerts.consumers import CLOSE_MESSAGE_TOO_BIG, FRAME_GAP_S
 from alerts.realtime import events_in
 from alerts.services import create_alert
 from cameras.services import record_status
@@ -154,29 +154,6 @@ def test_events_that_wait_together_leave_in_batch_frames_in_order(viewer, cams):
         assert (await everything.receive_json_from(timeout=3))["alert"]["id"] == lone.pk
         for client in (everything, only_a):
             await client.disconnect()
-
-    run(scenario())
-
-
-def test_a_lone_event_leaves_at_once_and_the_next_waits_out_the_frame_gap():
-    async def scenario():
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[dict] = asyncio.Queue()
-        receive = _spaced(queue.get, FRAME_GAP_S)
-        queue.put_nowait({"n": 1})
-        started = loop.time()
-        assert await receive() == {"n": 1}
-        first_at = loop.time()
-        assert first_at - started < FRAME_GAP_S  # nothing before it: no wait
-        queue.put_nowait({"n": 2})
-        assert await receive() == {"n": 2}
-        assert loop.time() - first_at >= FRAME_GAP_S
-        # One that comes after a quiet spell longer than the gap is not held either.
-        await asyncio.sleep(FRAME_GAP_S * 2)
-        queue.put_nowait({"n": 3})
-        quiet_until = loop.time()
-        assert await receive() == {"n": 3}
-        assert loop.time() - quiet_until < FRAME_GAP_S
 
     run(scenario())
 

@@ -13,6 +13,7 @@ from accounts.services import ensure_operator
 from alerts.services import create_alert
 from cameras.models import Camera
 from cameras.services import record_status, start_stream
+from tests.support.cameras import ADD_START_EDIT_DELETE, camera_form, service_events
 
 pytestmark = pytest.mark.django_db
 
@@ -40,48 +41,37 @@ def test_start_and_stop_actions_set_desired_state(admin_client, camera):
     assert camera.desired_state == "stopped" and other.desired_state == "running"
 
 
-ADMIN_FIELDS = {
-    "name": "Yard",
-    "url": "rtsp://cam:pw@192.168.1.30:554/live",
-    "location": "Back",
-    "transport": "tcp",
-    "detector": "haar",
-    "interval_ms": 1000,
-    "scale_factor": 1.1,
-    "min_neighbors": 6,
-    "min_face_size": 40,
-    "cooldown_s": 10,
-    "motion_gating": "on",
-}
-
-
 def test_add_change_and_delete_go_through_the_services(admin_client, caplog):
     caplog.set_level(logging.INFO, logger="skylark.cameras")
     form = admin_client.get("/admin/cameras/camera/add/").content.decode()
     assert ">Source<" in form and ">Detection<" in form  # the field groups as fieldsets
-    added = admin_client.post("/admin/cameras/camera/add/", ADMIN_FIELDS)
+    assert 'name="video_mode"' in form and 'name="detect_url"' in form
+    added = admin_client.post("/admin/cameras/camera/add/", camera_form())
     camera = Camera.objects.get(name="Yard")
     assert added.status_code == 302 and added.url == "/admin/cameras/camera/"
 
     start_stream(camera)
     record_status(camera.pk, status="online", fps_in=15.0)
     changed = admin_client.post(
-        f"/admin/cameras/camera/{camera.pk}/change/", {**ADMIN_FIELDS, "location": "Garden"}
+        f"/admin/cameras/camera/{camera.pk}/change/",
+        camera_form(
+            location="Garden",
+            video_mode="original",
+            detect_url="rtsp://cam:pw@192.168.1.30:554/sub",
+        ),
     )
     assert changed.status_code == 302
     camera.refresh_from_db()
     assert (camera.location, camera.desired_state, camera.status) == ("Garden", "running", "online")
+    assert (camera.video_mode, camera.detect_url) == (
+        "original",
+        "rtsp://cam:pw@192.168.1.30:554/sub",
+    )
 
     deleted = admin_client.post(f"/admin/cameras/camera/{camera.pk}/delete/", {"post": "yes"})
     assert deleted.status_code == 302
     assert not Camera.objects.filter(pk=camera.pk).exists()
-    events = [r.getMessage().split()[0] for r in caplog.records if r.name == "skylark.cameras"]
-    assert events == [
-        "event=camera_created",
-        "event=stream_start",
-        "event=camera_updated",
-        "event=camera_deleted",
-    ]
+    assert service_events(caplog) == ADD_START_EDIT_DELETE
 
 
 def test_camera_list_search_and_alert_thumbnails(admin_client, camera):
@@ -123,18 +113,7 @@ def test_the_demo_operator_manages_cameras_in_a_skylark_admin_without_user_pages
     assert client.get("/admin/cameras/camera/").status_code == 200
     added = client.post(
         "/admin/cameras/camera/add/",
-        {
-            "name": "Yard",
-            "url": "rtsp://192.168.1.20/live",
-            "location": "",
-            "transport": "tcp",
-            "detector": "haar",
-            "interval_ms": 1000,
-            "scale_factor": 1.1,
-            "min_neighbors": 6,
-            "min_face_size": 40,
-            "cooldown_s": 10,
-        },
+        camera_form(url="rtsp://192.168.1.20/live", location=""),
     )
     assert added.status_code == 302, added.content.decode()[-2000:]
     assert Camera.objects.filter(name="Yard").exists()
@@ -154,3 +133,15 @@ def test_user_pages_are_for_superusers_whatever_a_staff_account_is_granted(admin
     assert users.status_code == 200 and f"/admin/accounts/user/{operator.pk}/change/" in (
         admin_links(users)
     )
+
+
+def test_a_superuser_approves_pending_accounts_from_the_user_list(admin_client, django_user_model):
+    pending = django_user_model.objects.create_user("waiting", approved=False)
+    listed = admin_client.get("/admin/accounts/user/?approved__exact=0").content.decode()
+    assert "waiting" in listed and "approve_as_viewers" in listed
+    done = admin_client.post(
+        "/admin/accounts/user/", {"action": "approve_as_viewers", "_selected_action": [pending.pk]}
+    )
+    assert done.status_code == 302
+    pending.refresh_from_db()
+    assert pending.role == "viewer"

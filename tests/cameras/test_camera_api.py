@@ -45,6 +45,74 @@ def test_viewer_reads_with_the_password_masked(viewer_client, camera):
     assert "s3cret" not in detail.content.decode()
 
 
+def test_video_mode_and_detection_sub_stream_are_created_and_updated(operator_client):
+    created = operator_client.post("/api/cameras/", VALID, format="json")
+    assert created.status_code == 201, created.content
+    assert (created.json()["video_mode"], created.json()["detect_url"]) == ("annotated", "")
+
+    sub = "rtsp://cam:pw1234@192.168.1.20:554/sub"
+    url = f"/api/cameras/{created.json()['id']}/"
+    patched = operator_client.patch(
+        url, {"video_mode": "original", "detect_url": sub}, format="json"
+    )
+    assert patched.status_code == 200, patched.content
+    assert (patched.json()["video_mode"], patched.json()["detect_url"]) == ("original", sub)
+    row = Camera.objects.get(pk=created.json()["id"])
+    assert (row.video_mode, row.detect_url) == ("original", sub)
+
+    original = operator_client.post(
+        "/api/cameras/",
+        {**VALID, "name": "Gate", "video_mode": "original", "detect_url": sub},
+        format="json",
+    )
+    assert original.status_code == 201, original.content
+    assert Camera.objects.get(name="Gate").detect_url == sub
+
+    cleared = operator_client.patch(url, {"detect_url": ""}, format="json")
+    assert cleared.status_code == 200 and Camera.objects.get(pk=row.pk).detect_url == ""
+
+
+@pytest.mark.parametrize(
+    "detect_url,reason",
+    [
+        ("ftp://host/sub", "scheme"),
+        ("rtsp:///nohost", "host"),
+        ("rtsp://host/with space", "whitespace"),
+        ("/etc/passwd", "must be under"),
+        ("rtsp://host:99999/x", "malformed"),
+    ],
+)
+def test_an_invalid_detection_sub_stream_is_a_400_naming_the_field(
+    operator_client, detect_url, reason
+):
+    response = operator_client.post(
+        "/api/cameras/", {**VALID, "detect_url": detect_url}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    errors = response.json()
+    assert list(errors) == ["detect_url"]
+    assert reason.lower() in " ".join(errors["detect_url"]).lower()
+    assert not Camera.objects.exists()
+
+
+def test_an_unknown_video_mode_is_a_400_naming_the_field(operator_client):
+    response = operator_client.post("/api/cameras/", {**VALID, "video_mode": "raw"}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()) == ["video_mode"]
+    assert "not a valid choice" in response.json()["video_mode"][0]
+
+
+def test_viewer_sees_the_detection_sub_stream_with_the_password_masked(viewer_client, camera):
+    Camera.objects.filter(pk=camera.pk).update(
+        video_mode="original", detect_url="rtsp://admin:subs3cret@10.0.0.5:554/stream2"
+    )
+    detail = viewer_client.get(f"/api/cameras/{camera.pk}/")
+    assert detail.json()["detect_url"] == "rtsp://admin:***@10.0.0.5:554/stream2"
+    assert detail.json()["video_mode"] == "original"
+    listed = viewer_client.get("/api/cameras/")
+    assert "subs3cret" not in listed.content.decode() + detail.content.decode()
+
+
 @pytest.mark.parametrize(
     "method,path,payload",
     [

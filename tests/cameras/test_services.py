@@ -121,3 +121,16 @@ def test_a_field_outside_pipeline_fields_does_not_reach_the_pipeline(camera, nam
     before = pipeline_config(camera)
     setattr(camera, name, changed(getattr(camera, name)))
     assert pipeline_config(camera) == before
+
+
+def test_the_pipeline_runs_with_the_video_mode_and_the_detection_sub_stream(camera, settings):
+    assert (pipeline_config(camera).video_mode, pipeline_config(camera).detect_source) == (
+        "annotated",
+        None,
+    )
+    settings.CAMERA_FILE_ROOT = "/srv/videos"
+    camera.video_mode = "original"
+    camera.detect_url = "file:///srv/videos/sub.mkv"
+    config = pipeline_config(camera)
+    assert (config.video_mode, config.detect_source) == ("original", "/srv/videos/sub.mkv")
+    assert "sub.mkv" not in repr(config), "sources may carry passwords: never in repr or logs"

@@ -14,7 +14,9 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from tests.support.auth import session_cookie
+from tests.support.processes import Daphne, child_env, free_port
 from tests.support.threads import in_thread
+from tests.support.whep import WhepResponder
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 CHROMIUM = "/usr/bin/chromium"
@@ -62,10 +64,26 @@ class BrowserSession:
 def daphne_server(django_db_setup, django_db_blocker, process_logs):
     """One daphne for the whole package (tests/conftest.py starts one per module): it only serves,
     every test brings its own rows, and its startup is the slow part of many tests here."""
-    from tests.support.processes import Daphne, child_env
-
     with django_db_blocker.unblock():
         server = Daphne(child_env(), process_logs).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def whep() -> Iterator[WhepResponder]:
+    responder = WhepResponder(free_port())
+    yield responder
+    if responder.running:
+        responder.stop()
+
+
+@pytest.fixture
+def webrtc_server(django_db_blocker, process_logs, whep) -> Iterator[Daphne]:
+    """Daphne whose settings point MEDIAMTX_WEBRTC_URL at the WHEP responder."""
+    with django_db_blocker.unblock():
+        server = Daphne(child_env(MEDIAMTX_WEBRTC_URL=whep.url), process_logs).start()
+    whep.allowed_origin = server.http_url
     yield server
     server.stop()
 

@@ -1,7 +1,6 @@
 """Live video in the browser: WebRTC through a real WHEP endpoint (aiortc), MJPEG when it fails."""
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
@@ -9,33 +8,14 @@ from playwright.sync_api import expect
 from cameras.mediamtx import reader_for
 from cameras.models import Camera
 from cameras.naming import stream_path
-from tests.support.processes import Daphne, child_env, free_port
 from tests.support.threads import in_thread
-from tests.support.whep import HEIGHT, WIDTH, WhepResponder
+from tests.support.whep import HEIGHT, WIDTH
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 VIDEO_STATE = (
     "v => ({ready: v.readyState, width: v.videoWidth, height: v.videoHeight, time: v.currentTime})"
 )
-
-
-@pytest.fixture
-def whep() -> Iterator[WhepResponder]:
-    responder = WhepResponder(free_port())
-    yield responder
-    if responder.running:
-        responder.stop()
-
-
-@pytest.fixture
-def webrtc_server(django_db_blocker, process_logs, whep) -> Iterator[Daphne]:
-    """Daphne whose settings point MEDIAMTX_WEBRTC_URL at the WHEP responder."""
-    with django_db_blocker.unblock():
-        server = Daphne(child_env(MEDIAMTX_WEBRTC_URL=whep.url), process_logs).start()
-    whep.allowed_origin = server.http_url
-    yield server
-    server.stop()
 
 
 @pytest.fixture

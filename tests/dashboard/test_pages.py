@@ -15,7 +15,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def camera(db):
     return Camera.objects.create(
-        name="Front door", url="rtsp://admin:s3cret@10.0.0.5:554/stream1", location="Hall"
+        name="Front door",
+        url="rtsp://admin:s3cret@10.0.0.5:554/stream1",
+        location="Hall",
+        video_mode="original",
+        detect_url="rtsp://admin:subs3cret@10.0.0.5:554/stream2",
     )
 
 
@@ -45,6 +49,8 @@ def test_login_roles_and_camera_form(daphne_server, viewer, operator, camera, op
     page.goto(f"/cameras/{camera.pk}/")
     expect(page.get_by_role("heading", name="Front door")).to_be_visible()
     expect(page.locator(".settings")).to_contain_text("rtsp://admin:***@10.0.0.5:554/stream1")
+    expect(page.locator(".settings")).to_contain_text("rtsp://admin:***@10.0.0.5:554/stream2")
+    expect(page.locator(".settings")).to_contain_text("Original: the camera's own stream")
     assert "s3cret" not in page.content(), "viewers never get camera passwords"
     assert page.goto("/cameras/new/").status == 403
     assert page.goto(f"/cameras/{camera.pk}/edit/").status == 403
@@ -59,10 +65,10 @@ def test_login_roles_and_camera_form(daphne_server, viewer, operator, camera, op
 
     page.get_by_role("link", name="Add camera").click()
     page.get_by_label("Name").fill("Loading bay")
-    page.get_by_label("URL").fill("ftp://x")
+    page.get_by_label("URL", exact=True).fill("ftp://x")
     page.get_by_label("Location").fill("Warehouse")
     page.get_by_role("button", name="Add camera").click()
-    url_field = page.get_by_label("URL")
+    url_field = page.get_by_label("URL", exact=True)
     expect(url_field).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#id_url_error")).to_have_text(
         "Unsupported URL scheme 'ftp': a camera URL starts with rtsp://, rtsps://, http:// or "
@@ -71,7 +77,17 @@ def test_login_roles_and_camera_form(daphne_server, viewer, operator, camera, op
     expect(page.locator(".field-name-url")).to_contain_text("Unsupported URL scheme")
 
     url_field.fill("rtsp://cam:pw@192.168.1.40:554/live")
+    video_mode = page.get_by_label("Video mode")
+    expect(video_mode).to_have_value("annotated")
+    video_mode.select_option(label="Original: the camera's own stream, boxes drawn by the browser")
+    detect_url = page.get_by_label("Detection sub-stream URL")
+    detect_url.fill("rtsp://cam:pw@192.168.1.40:554/sub with space")
     page.get_by_label("Detection interval (ms)").fill("500")
+    page.get_by_role("button", name="Add camera").click()
+    expect(detect_url).to_have_attribute("aria-invalid", "true")
+    expect(page.locator(".field-name-detect_url")).to_contain_text("must not contain whitespace")
+    expect(url_field).not_to_have_attribute("aria-invalid", "true")
+    detect_url.fill("rtsp://cam:pw@192.168.1.40:554/sub")
     page.get_by_role("button", name="Add camera").click()
     expect(page.get_by_role("heading", name="Loading bay")).to_be_visible()
     added = in_thread(Camera.objects.get, name="Loading bay")
@@ -80,6 +96,16 @@ def test_login_roles_and_camera_form(daphne_server, viewer, operator, camera, op
         "Warehouse",
         500,
     )
+    assert (added.video_mode, added.detect_url) == (
+        "original",
+        "rtsp://cam:pw@192.168.1.40:554/sub",
+    )
+    # Its page shows both to the operator; the edit form comes back with them.
+    expect(page.locator(".settings")).to_contain_text("rtsp://cam:pw@192.168.1.40:554/sub")
+    page.get_by_role("link", name="Edit").click()
+    expect(video_mode).to_have_value("original")
+    expect(detect_url).to_have_value("rtsp://cam:pw@192.168.1.40:554/sub")
+    page.get_by_role("link", name="Cancel").click()
     expect(page).to_have_url(f"{daphne_server.http_url}/cameras/{added.pk}/")
 
     page.get_by_role("link", name="Delete").click()

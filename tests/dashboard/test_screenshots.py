@@ -155,7 +155,7 @@ def test_screenshots_of_the_main_pages(
 
     page.goto("/cameras/new/")
     page.get_by_label("Name").fill("Back yard")
-    page.get_by_label("URL").fill("ftp://10.0.0.9/stream")
+    page.get_by_label("URL", exact=True).fill("ftp://10.0.0.9/stream")
     page.get_by_role("button", name="Add camera").click()
     expect(page.locator("#id_url_error")).to_be_visible()
     page.screenshot(path=shots / "camera-form.png", full_page=True)

@@ -16,6 +16,7 @@ from alerts.services import acknowledge_alert, create_alert
 from alerts.views import PAGE_SIZE
 from cameras.models import Camera
 from cameras.services import record_status, start_stream
+from tests.support.cameras import ADD_START_EDIT_DELETE, camera_form, service_events
 
 pytestmark = pytest.mark.django_db
 
@@ -200,25 +201,10 @@ def test_camera_management_is_for_operators_only(viewer, operator, cameras):
     assert camera.desired_state == "running"
 
 
-FORM_FIELDS = {
-    "name": "Yard",
-    "url": "rtsp://cam:pw@192.168.1.30:554/live",
-    "location": "Back",
-    "transport": "tcp",
-    "detector": "haar",
-    "interval_ms": 1000,
-    "scale_factor": 1.1,
-    "min_neighbors": 6,
-    "min_face_size": 40,
-    "cooldown_s": 10,
-    "motion_gating": "on",
-}
-
-
 def test_operator_adds_edits_and_deletes_a_camera_through_the_services(operator, caplog):
     caplog.set_level(logging.INFO, logger="skylark.cameras")
     client = signed_in(operator)
-    added = client.post("/cameras/new/", FORM_FIELDS)
+    added = client.post("/cameras/new/", camera_form())
     camera = Camera.objects.get(name="Yard")
     assert added.status_code == 302 and added.url == f"/cameras/{camera.pk}/"
     assert camera.desired_state == "stopped"
@@ -226,25 +212,19 @@ def test_operator_adds_edits_and_deletes_a_camera_through_the_services(operator,
     # While the operator edits, the camera is started and its loop reports: the save keeps that.
     start_stream(camera)
     record_status(camera.pk, status="online", fps_in=15.0)
-    edited = client.post(f"/cameras/{camera.pk}/edit/", {**FORM_FIELDS, "location": "Garden"})
+    edited = client.post(f"/cameras/{camera.pk}/edit/", camera_form(location="Garden"))
     assert edited.status_code == 302 and edited.url == f"/cameras/{camera.pk}/"
     camera.refresh_from_db()
     assert (camera.location, camera.desired_state, camera.status) == ("Garden", "running", "online")
 
-    refused = client.post(f"/cameras/{camera.pk}/edit/", {**FORM_FIELDS, "interval_ms": 5})
+    refused = client.post(f"/cameras/{camera.pk}/edit/", camera_form(interval_ms=5))
     assert refused.status_code == 200 and "interval_ms" in refused.context["form"].errors
     assert Camera.objects.get(pk=camera.pk).interval_ms == 1000
 
     deleted = client.post(f"/cameras/{camera.pk}/delete/")
     assert deleted.status_code == 302 and deleted.url == "/"
     assert not Camera.objects.filter(pk=camera.pk).exists()
-    events = [r.getMessage().split()[0] for r in caplog.records if r.name == "skylark.cameras"]
-    assert events == [
-        "event=camera_created",
-        "event=stream_start",
-        "event=camera_updated",
-        "event=camera_deleted",
-    ]
+    assert service_events(caplog) == ADD_START_EDIT_DELETE
 
 
 def test_tiles_play_webrtc_only_when_mediamtx_is_configured(settings, viewer, cameras):
@@ -256,7 +236,9 @@ def test_tiles_play_webrtc_only_when_mediamtx_is_configured(settings, viewer, ca
     assert f'data-whep-url="https://media.example:8889/cam{cameras[0].pk}/whep"' in page
 
 
-def test_sign_up_makes_a_signed_in_viewer_unless_disabled(settings, django_user_model):
+def test_sign_up_waits_for_an_operator_who_lets_it_in_unless_disabled(
+    settings, django_user_model, camera, operator
+):
     client = Client()
     assert b"Create an account" in client.get("/login/").content
     response = client.post(
@@ -268,8 +250,34 @@ def test_sign_up_makes_a_signed_in_viewer_unless_disabled(settings, django_user_
         },
     )
     assert response.status_code == 302 and response.url == "/"
+    newcomer = django_user_model.objects.get(username="newcomer")
+    assert newcomer.role == "pending"
+    # Every page sends it to the page that says it waits; video and tokens are refused.
+    for path in ("/", f"/cameras/{camera.pk}/", "/alerts/"):
+        waiting = client.get(path)
+        assert waiting.status_code == 302 and waiting.url == "/waiting/", path
+    assert "Waiting for approval" in client.get("/waiting/").content.decode()
+    for path in (f"/cameras/{camera.pk}/snapshot.jpg", f"/cameras/{camera.pk}/media-token"):
+        assert client.get(path).status_code == 403, path
+
+    # The operator sees it waiting and approves it as a viewer, from the page.
+    ops = signed_in(operator)
+    listed = ops.get("/accounts/pending/").content.decode()
+    assert "newcomer" in listed and 'value="approve"' in listed
+    approved = ops.post(
+        "/accounts/pending/", {"user": newcomer.pk, "action": "approve", "role": "viewer"}
+    )
+    assert approved.status_code == 302 and approved.url == "/accounts/pending/"
+    after = ops.get("/accounts/pending/").content.decode()
+    assert "Account “newcomer” approved as viewer." in after  # the message, not a row
+    assert f'data-user-id="{newcomer.pk}"' not in after
     assert client.get("/").status_code == 200
     assert django_user_model.objects.get(username="newcomer").role == "viewer"
+
+    # Another sign-up, rejected: the account is gone.
+    stranger = django_user_model.objects.create_user("stranger", approved=False)
+    ops.post("/accounts/pending/", {"user": stranger.pk, "action": "reject"})
+    assert not django_user_model.objects.filter(username="stranger").exists()
 
     settings.SIGNUP_ENABLED = False
     client = Client()

@@ -69,13 +69,29 @@ def face_frame(grass_frame: np.ndarray, portrait: np.ndarray) -> np.ndarray:
 
 
 VideoFactory = Callable[..., Path]
+# Where make_video(resident=True) pastes the portrait's head (275x275 around the face),
+# right of the whole portrait at PORTRAIT_AT.
+RESIDENT_AT = (980, 380)
+
+
+def with_resident(frame: np.ndarray, portrait: np.ndarray) -> np.ndarray:
+    fx, fy, fw, fh = FACE_IN_PORTRAIT
+    head = portrait[fy - 60 : fy + fh + 120, fx - 60 : fx + fw + 120]
+    out = frame.copy()
+    x, y = RESIDENT_AT
+    out[y : y + head.shape[0], x : x + head.shape[1]] = head
+    return out
 
 
 @pytest.fixture(scope="session")
-def make_video(tmp_path_factory: pytest.TempPathFactory, grass_frame, face_frame) -> VideoFactory:
-    """make_video(name, duration_s, face_windows=[(start, end), ...], fps=15, size=(1280, 720)).
+def make_video(
+    tmp_path_factory: pytest.TempPathFactory, grass_frame, face_frame, portrait
+) -> VideoFactory:
+    """make_video(name, duration_s, face_windows=[(start, end), ...], fps=15, size=(1280, 720),
+    resident=False).
 
-    An mp4 (MPEG-4 part 2, written by OpenCV) of grass with the face pasted during each window.
+    An mp4 (MPEG-4 part 2, written by OpenCV) of grass with the face pasted during each window;
+    resident: a second face, at RESIDENT_AT, in view the whole time (someone who stays).
     Videos are made once per session and name.
     """
     directory = tmp_path_factory.mktemp("videos")
@@ -87,11 +103,14 @@ def make_video(tmp_path_factory: pytest.TempPathFactory, grass_frame, face_frame
         face_windows: Sequence[tuple[float, float]] = (),
         fps: int = 15,
         size: tuple[int, int] = (1280, 720),
+        resident: bool = False,
     ) -> Path:
         if name in made:
             return made[name]
         path = directory / f"{name}.mp4"
         empty, with_face = grass_frame, face_frame
+        if resident:
+            empty, with_face = with_resident(empty, portrait), with_resident(with_face, portrait)
         if size != (1280, 720):
             empty, with_face = cv2.resize(empty, size), cv2.resize(with_face, size)
         writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)

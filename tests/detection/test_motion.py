@@ -9,7 +9,7 @@ from .conftest import FACE_BOX, PORTRAIT_AT
 
 def test_motion_is_reported_for_the_first_frames(grass_frame: np.ndarray):
     motion = MotionDetector(warmup_frames=3)
-    assert [motion.update(grass_frame) for _ in range(5)] == [True, True, True, False, False]
+    assert [bool(motion.update(grass_frame)) for _ in range(5)] == [True, True, True, False, False]
 
 
 def test_a_still_scene_has_no_motion(grass_frame: np.ndarray):
@@ -43,9 +43,9 @@ def test_the_motion_region_is_around_what_appeared_and_leaves_a_speck_out(grass_
     # A face appears, and a glint (14 px, smaller than any face a detector finds) far from it.
     frame = face_frame.copy()
     frame[650:664, 1150:1164] = 255
-    assert motion.update(frame)
-    region = motion.region
-    assert region is not None
+    moved = motion.update(frame)
+    assert moved is not None and moved.region is not None
+    region = moved.region
     x, y, w, h = FACE_BOX
     assert region.x <= x and region.y <= y
     assert region.x + region.w >= x + w and region.y + region.h >= y + h
@@ -58,7 +58,8 @@ def test_the_motion_region_is_around_what_appeared_and_leaves_a_speck_out(grass_
 
 def test_no_region_while_still_or_warming_up(grass_frame):
     motion = MotionDetector(warmup_frames=3)
-    assert motion.update(grass_frame) and motion.region is None  # motion somewhere: unknown
+    first = motion.update(grass_frame)
+    assert first is not None and first.region is None  # motion somewhere: unknown
     for _ in range(10):
         motion.update(grass_frame)
-    assert not motion.update(grass_frame) and motion.region is None
+    assert motion.update(grass_frame) is None

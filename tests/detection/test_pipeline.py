@@ -11,6 +11,7 @@ import pytest
 from detection.config import PipelineConfig
 from detection.detectors import Box, HaarDetector
 from detection.pipeline import AlertEvent, BaseSink, Pipeline, StatusReport
+from detection.zones import Zones
 
 from .conftest import FACE_BOX, PORTRAIT_AT, VideoFactory, free_port, iou, is_green
 
@@ -27,6 +28,8 @@ class RecordingSink(BaseSink):
         self.statuses: list[StatusReport] = []
         self.previews: list[bytes] = []
         self.detections: list[tuple[float, list[Box]]] = []
+        self.sizes: list[tuple[int, int]] = []
+        self.ignored: list[list[Box]] = []
         self.deadline = time.monotonic() + stop_after if stop_after else None
 
     def on_alert(self, event: AlertEvent) -> None:
@@ -38,8 +41,12 @@ class RecordingSink(BaseSink):
     def on_preview(self, jpeg: bytes) -> None:
         self.previews.append(jpeg)
 
-    def on_detections(self, at: float, boxes: list[Box]) -> None:
+    def on_detections(
+        self, at: float, boxes: list[Box], size: tuple[int, int], ignored: list[Box]
+    ) -> None:
         self.detections.append((at, boxes))
+        self.sizes.append(size)
+        self.ignored.append(ignored)
 
     def should_stop(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
@@ -107,6 +114,86 @@ def test_each_appearance_raises_exactly_one_alert(scripted_video, haar, motion_g
     online = [s for s in sink.statuses if s.status == "online"]
     assert online and max(s.fps_in for s in online) >= 10
     assert sum(1 for _, boxes in sink.detections if not boxes) > 0
+
+
+def test_with_a_face_that_never_leaves_each_visit_raises_exactly_one_alert(
+    make_video: VideoFactory, haar
+):
+    # The resident is in view throughout; the visitor comes three times. The face count never
+    # beats its first best after the first visit, and still each visit raises its own alert.
+    video = make_video("resident-and-visits", 13.0, WINDOWS, resident=True)
+    sink = RecordingSink()
+    Pipeline(config_for(video, motion_gating=False), sink, haar).run()
+
+    assert [alert.face_count for alert in sink.alerts] == [2, 2, 2]
+    first = sink.alerts[0].at
+    for alert, (start, _) in zip(sink.alerts, WINDOWS, strict=True):
+        assert start - 0.5 <= alert.at - first <= start + 1.5
+        assert any(iou(box, FACE_BOX) >= 0.5 for box in alert.boxes)
+
+
+# Around the face (FACE_BOX, centre at 0.48, 0.36 of the frame), and the frame's right third.
+AROUND_FACE = ((0.35, 0.15), (0.6, 0.15), (0.6, 0.6), (0.35, 0.6))
+RIGHT_THIRD = ((0.67, 0.0), (1.0, 0.0), (1.0, 1.0), (0.67, 1.0))
+
+
+@pytest.mark.parametrize(
+    "zones,alerts",
+    [
+        (Zones(zones=(AROUND_FACE,)), 1),
+        (Zones(zones=(RIGHT_THIRD,)), 0),
+        (Zones(masks=(AROUND_FACE,)), 0),
+    ],
+    ids=["inside-a-zone", "outside-every-zone", "inside-a-mask"],
+)
+def test_only_faces_where_they_count_raise_alerts(make_video: VideoFactory, haar, zones, alerts):
+    video = make_video("face-4s", 4.0, [(0.0, 4.0)])
+    sink = RecordingSink()
+    Pipeline(config_for(video, zones=zones, motion_gating=False), sink, haar).run()
+
+    assert len(sink.alerts) == alerts
+    found = [boxes for _, boxes in sink.detections if boxes]
+    ignored = [boxes for boxes in sink.ignored if boxes]
+    if alerts:
+        assert found and not ignored
+        assert iou(sink.alerts[0].boxes[0], FACE_BOX) >= 0.5
+    else:
+        # Still found and shown, in the other colour, so users see why no alert came.
+        assert ignored and not found
+        assert iou(ignored[0][0], FACE_BOX) >= 0.5
+        preview = decode(sink.previews[-1])
+        x, y, w, _ = ignored[-1][0][:4]  # the box the last preview was drawn with
+        b, g, r = preview[y : y + 1, x + 5 : x + w - 5].reshape(-1, 3).mean(axis=0)
+        assert r > 180 and 120 < g < 220 and b < 90, (b, g, r)  # amber, not green
+
+
+def test_detections_keep_to_the_configured_interval(make_video: VideoFactory, haar):
+    # 5 analysis frames a second and a detection every 500 ms: a detection is due every 2.5
+    # frames, so the detections alternate 2 and 3 frames apart, 2 a second on average (counting
+    # from the frame each ran on, every 3 frames: 1.67 a second).
+    video = make_video("grass-6s", 6.0, size=(640, 360))
+    sink = RecordingSink()
+    config = config_for(video, motion_gating=False, interval_ms=500, analysis_fps=5.0)
+    Pipeline(config, sink, haar).run()
+
+    times = [at for at, _ in sink.detections]
+    assert len(times) >= 8
+    mean_gap = (times[-1] - times[0]) / (len(times) - 1)
+    assert 0.45 <= mean_gap <= 0.55, [round(t - times[0], 2) for t in times]
+
+
+def test_faces_found_on_the_sub_stream_are_given_in_the_main_streams_pixels(
+    make_video: VideoFactory, haar
+):
+    main = make_video("face-main-3s", 3.0, [(0.0, 3.0)])
+    sub = make_video("face-sub-3s", 3.0, [(0.0, 3.0)], size=(640, 360))
+    sink = RecordingSink()
+    config = config_for(main, video_mode="original", detect_source=str(sub), motion_gating=False)
+    Pipeline(config, sink, haar).run()
+
+    found = [boxes[0] for _, boxes in sink.detections if boxes]
+    assert found and set(sink.sizes) == {(1280, 720)}
+    assert all(iou(box, FACE_BOX) >= 0.5 for box in found), found
 
 
 def test_motion_gating_runs_fewer_detections_on_a_still_scene(make_video: VideoFactory, haar):

@@ -18,15 +18,16 @@ import random
 import socket
 import struct
 import threading
-from types import TracebackType
 from typing import Self
+
+from simulator.control import Managed
 
 HOST = "127.0.0.1"
 _CHUNK = 64 * 1024
 _RTP_HEADER = 12
 
 
-class FaultProxy:
+class FaultProxy(Managed):
     def __init__(self, target_port: int, target_host: str = HOST, port: int = 0) -> None:
         self.target = (target_host, target_port)
         self.port = port
@@ -92,17 +93,6 @@ class FaultProxy:
 
     def close(self) -> None:
         self.down()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- forwarding ----------------------------------------------------------------------
 

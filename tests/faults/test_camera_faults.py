@@ -126,8 +126,9 @@ def test_a_resolution_change_keeps_the_loop_running_and_resizes_the_published_vi
             reconnects_before = reconnects(loop_stack, camera)
 
             # Mid-stream, the same RTSP session switches between 1280x720 and 640x360 every 4 s.
-            # OpenCV scales every frame to the session's first size, so the loop sees no change:
-            # it stays online without reconnecting, detects in both halves and publishes 720p.
+            # The camera's ffmpeg scales every frame to the session's first size, so the loop
+            # sees no change: it stays online without reconnecting, detects in both halves and
+            # publishes 720p.
             deadline = time.monotonic() + 3 * FACE_PERIOD_S
             while time.monotonic() < deadline:
                 assert status(camera) == "online"
@@ -154,7 +155,7 @@ def test_a_resolution_change_keeps_the_loop_running_and_resizes_the_published_vi
                 "an alert with a 640x360 snapshot",
             )
             assert status(camera) == "online"
-            # The publisher restarted ffmpeg at the new size; the receiver gets 640x360 now.
+            # A new session at the new size; the receiver gets 640x360 now.
             wait_for(
                 lambda: (
                     receiver.frames_now() >= 15

@@ -1,18 +1,18 @@
-"""A hundred outages in a row leak nothing: the capture side (FrameGrabber against a camera that
+"""A hundred outages in a row leak nothing: the capture side (CameraFeed against a camera that
 drops off the network and comes back) and the publishing side (Publisher restarting ffmpeg while
 the media server is away), run in this process so its threads, descriptors and memory can be
 counted. Backoffs are shrunk so that a hundred cycles take seconds, not hours."""
 
 import os
+import subprocess
 import threading
 import time
 from pathlib import Path
 
-import cv2
 import pytest
 
 from detection.backoff import Backoff
-from detection.capture import FrameGrabber
+from detection.capture import CameraFeed
 from detection.publisher import Publisher
 from simulator.control import CameraSimulator, RtspReceiver, free_port
 from tests.support.waiting import wait_for
@@ -83,7 +83,7 @@ def test_a_hundred_camera_outages_leak_no_threads_descriptors_or_memory(fast_vid
         FaultProxy(simulator.port) as proxy,
     ):
         statuses = Statuses()
-        grabber = FrameGrabber(
+        grabber = CameraFeed(
             proxy.url("door"),
             on_status=statuses,
             backoff=Backoff(0.02, 0.1),
@@ -132,20 +132,21 @@ def test_a_hundred_camera_outages_leak_no_threads_descriptors_or_memory(fast_vid
 
 
 def test_publisher_restarts_leak_no_threads_descriptors_or_processes(tmp_path):
-    frame = cv2.resize(
-        cv2.imread(str(Path(__file__).parents[1] / "assets" / "grass.jpg")), (320, 180)
-    )
     port = free_port()
     receiver = RtspReceiver("cam1", port=port, workdir=tmp_path)
     baseline = (threading.active_count(), native_threads(), open_fds(), child_processes())
-    publisher = Publisher(receiver.url, 320, 180, 15, backoff=Backoff(0.02, 0.05))
-    pushing = threading.Event()
-    pushing.set()
+    # What a camera's ffmpeg hands the publisher: H.264 in MPEG-TS, a keyframe a second.
+    source = subprocess.Popen(
+        ["ffmpeg", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=15"]
+        + ["-c:v", "libx264", "-preset", "ultrafast", "-g", "15", "-f", "mpegts", "pipe:1"],
+        stdout=subprocess.PIPE,
+    )
+    publisher = Publisher(receiver.url, backoff=Backoff(0.02, 0.05))
 
     def push() -> None:
-        while pushing.is_set():
-            publisher.push(frame)
-            time.sleep(1 / 15)
+        assert source.stdout is not None
+        while chunk := source.stdout.read1(16 * 188):
+            publisher.write(chunk)
 
     pusher = threading.Thread(target=push, daemon=True)
     try:
@@ -164,8 +165,11 @@ def test_publisher_restarts_leak_no_threads_descriptors_or_processes(tmp_path):
         receiver.wait_for_frames(15, timeout_s=10)
         assert publisher.state == "publishing"
     finally:
-        pushing.clear()
+        source.kill()
+        source.wait(5)
         pusher.join(5)
+        assert source.stdout is not None
+        source.stdout.close()
         publisher.close()
         receiver.close()
     # Threads of the closed publisher may take a moment to finish exiting.

@@ -1,7 +1,7 @@
 """Checks every cell of the access table in docs/security.md against a real daphne.
 
 The table in the document is the source: this module parses it, runs each row's request once per
-role (anonymous, viewer, operator — real users, each with fresh credentials), and compares the
+role (anonymous, pending, viewer, operator — real users, each with fresh credentials), and compares the
 answer with the cell. REQUESTS below says *how* to make each row's request; a row without an entry,
 an entry without a row, or a URL route that no row reaches fails, so the two cannot drift apart.
 
@@ -30,11 +30,13 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from accounts.models import User
 from alerts.routing import websocket_urlpatterns
 from alerts.services import create_alert
+from audit.services import record
 from cameras.mediamtx import read_token
 from cameras.models import Camera
 from cameras.naming import preview_key, stream_path
 from tests.conftest import PASSWORD
 from tests.support.auth import access_token, session_cookie
+from tests.support.cameras import camera_form
 from tests.support.processes import Daphne, child_env
 
 from .conftest import http_request
@@ -42,7 +44,7 @@ from .conftest import http_request
 DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 TABLE_START = "<!-- access table"
 TABLE_END = "<!-- end of access table -->"
-ROLES = ["anonymous", "viewer", "operator"]
+ROLES = ["anonymous", "pending", "viewer", "operator"]
 CSRF = get_random_string(32)  # a client-chosen CSRF secret, sent as cookie and header
 JPEG = b"\xff\xd8\xff\xe0 acl \xff\xd9"
 PUBLISH_SECRET = "acl-worker-secret-0123456789"
@@ -86,7 +88,7 @@ def read_table() -> list[Row]:
         cells = [c.strip().strip("`").strip() for c in line.strip().strip("|").split("|")]
         if not line.startswith("|") or cells[0] in ("Endpoint", "") or set(cells[0]) <= {"-"}:
             continue
-        endpoint, credentials, *by_role = cells[:5]
+        endpoint, credentials, *by_role = cells[: 2 + len(ROLES)]
         rows.append(
             Row(endpoint, credentials, dict(zip(ROLES, map(Expected.parse, by_role), strict=True)))
         )
@@ -105,6 +107,7 @@ class World:
     users: dict[str, User | None]
     camera: Camera
     alert_id: int
+    audit_id: int
 
 
 @dataclass
@@ -148,18 +151,7 @@ def as_form(data: dict) -> tuple[bytes, dict[str, str]]:
 
 
 def camera_fields(name: str) -> dict:
-    return {
-        "name": name,
-        "url": "rtsp://cam:pw@192.168.1.30:554/live",
-        "location": "Hall",
-        "transport": "tcp",
-        "detector": "haar",
-        "interval_ms": 1000,
-        "scale_factor": 1.1,
-        "min_neighbors": 6,
-        "min_face_size": 40,
-        "cooldown_s": 10,
-    }
+    return camera_form(name=name, location="Hall", motion_gating=False)
 
 
 def scratch_camera() -> int:
@@ -239,6 +231,16 @@ def new_account(c: Caller) -> dict:
     return {"username": name, "password": PASSWORD, "password1": PASSWORD, "password2": PASSWORD}
 
 
+def wrong_old_password(c: Caller) -> dict:
+    new = "another-long-passphrase"
+    return {"old_password": "not-it", "new_password1": new, "new_password2": new}
+
+
+def approve_a_signup(c: Caller) -> dict:
+    waiting = User.objects.create_user(f"signup-{uuid.uuid4().hex[:10]}", approved=False)
+    return {"user": waiting.pk, "action": "approve", "role": "viewer"}
+
+
 def refresh_body(c: Caller) -> dict:
     return {"refresh": str(RefreshToken.for_user(c.user)) if c.user else "not-a-refresh-token"}
 
@@ -255,7 +257,7 @@ def websocket(how: str) -> Callable[[Caller], Call]:
     return build
 
 
-C, A = "{camera}", "{alert}"
+C, A, E = "{camera}", "{alert}", "{audit}"
 REQUESTS: dict[tuple[str, str], Callable[[Caller], Call]] = {
     # REST API
     ("GET /api/", "JWT"): jwt_call("GET", "/api/"),
@@ -296,6 +298,8 @@ REQUESTS: dict[tuple[str, str], Callable[[Caller], Call]] = {
     ("GET /api/alerts/{alert}/snapshot", "JWT"): jwt_call(
         "GET", f"/api/alerts/{A}/snapshot", content_type="image/jpeg"
     ),
+    ("GET /api/audit/", "JWT"): jwt_call("GET", "/api/audit/"),
+    ("GET /api/audit/{audit}/", "JWT"): jwt_call("GET", f"/api/audit/{E}/"),
     # WebSocket
     ("WS /ws/", "JWT in ?token="): websocket("query"),
     ("WS /ws/", "JWT in Authorization header"): websocket("header"),
@@ -333,9 +337,18 @@ REQUESTS: dict[tuple[str, str], Callable[[Caller], Call]] = {
     ("POST /cameras/{camera}/stop/", "session"): form_post(f"/cameras/{C}/stop/"),
     ("GET /alerts/", "session"): page("/alerts/"),
     ("POST /alerts/{alert}/ack/", "session"): form_post(f"/alerts/{A}/ack/"),
+    ("GET /audit/", "session"): page("/audit/"),
     ("GET /login/", "session"): page("/login/"),
     ("POST /login/", "username + password"): form_post("/login/", login_body),
     ("POST /logout/", "session"): form_post("/logout/"),
+    ("GET /waiting/", "session"): page("/waiting/"),
+    ("GET /accounts/pending/", "session"): page("/accounts/pending/"),
+    ("POST /accounts/pending/", "session"): form_post("/accounts/pending/", approve_a_signup),
+    ("GET /login/code/", "session"): page("/login/code/"),
+    ("GET /account/2fa/", "session"): page("/account/2fa/"),
+    ("POST /account/2fa/", "session"): form_post("/account/2fa/", lambda c: {"code": "000000"}),
+    ("GET /account/password/", "session"): page("/account/password/"),
+    ("POST /account/password/", "session"): form_post("/account/password/", wrong_old_password),
     ("GET /signup/", "session"): page("/signup/"),
     ("POST /signup/", "session"): form_post("/signup/", new_account),
     # admin
@@ -398,6 +411,9 @@ def world(django_db_setup, django_db_blocker, process_logs):
         with django_db_blocker.unblock():
             users = {
                 "anonymous": None,
+                "pending": User.objects.create_user(
+                    "acl-pending", password=PASSWORD, approved=False
+                ),
                 "viewer": User.objects.create_user("acl-viewer", password=PASSWORD),
                 "operator": User.objects.create_user(
                     "acl-operator", password=PASSWORD, is_staff=True
@@ -409,7 +425,8 @@ def world(django_db_setup, django_db_blocker, process_logs):
                 desired_state="running",
             )
             alert = create_alert(camera=camera, face_count=1, boxes=[], snapshot_jpeg=JPEG)
-        yield World(server, users, camera, alert.pk)
+            entry = record("camera.start", camera)
+        yield World(server, users, camera, alert.pk, entry.pk)
     finally:
         server.stop()
         with django_db_blocker.unblock():
@@ -435,6 +452,7 @@ def test_access_table_cell(world, row, role):
     redis.Redis.from_url(settings.REDIS_URL).set(preview_key(world.camera.pk), JPEG, ex=30)
     call = REQUESTS[row.key](Caller(role, world.users[role], world))
     call.path = call.path.replace(C, str(world.camera.pk)).replace(A, str(world.alert_id))
+    call.path = call.path.replace(E, str(world.audit_id))
 
     outcome = perform(world.server, call)
 

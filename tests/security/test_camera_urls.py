@@ -1,27 +1,26 @@
 """Camera URLs are the one user input that reaches FFmpeg: hostile ones are refused with a field
 message by the API and the dashboard form alike, and nothing can reach a shell anyway.
 
-The URL goes to OpenCV's in-process FFmpeg (capture) and never to a command line; the only
-subprocess the pipeline runs (the publisher's ffmpeg) gets an argument list, without a shell.
+The pipeline's subprocesses (the camera's ffmpeg and the publisher's) get the URL as one item of
+an argument list, never a shell line.
 """
 
 import ast
 import os
 import re
 import socket
-import threading
 import time
 from html import unescape
 from pathlib import Path
 
-import numpy as np
 import pytest
 from django.test import Client
 
 from cameras.models import Camera
-from detection.capture import FrameGrabber
+from detection.capture import CameraFeed
 from detection.publisher import Publisher
 from simulator.control import free_port
+from tests.support.cameras import camera_form
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hashing")]
 
@@ -31,6 +30,7 @@ VALID = {
     "url": "rtsp://cam:pw1234@192.168.1.20:554/h264",
     "location": "Back",
     "transport": "tcp",
+    "video_mode": "annotated",
     "detector": "haar",
     "interval_ms": 1000,
     "scale_factor": 1.1,
@@ -101,22 +101,23 @@ def operator_browser(operator) -> Client:
     return client
 
 
+@pytest.mark.parametrize("field", ["url", "detect_url"])
 @pytest.mark.parametrize("url,reason", BAD_URLS.values(), ids=BAD_URLS.keys())
 def test_bad_url_is_refused_by_the_api_and_the_form(
-    operator_client, operator_browser, file_root, url, reason
+    operator_client, operator_browser, file_root, url, reason, field
 ):
     url = url.replace("{root}", str(file_root))
 
-    api = operator_client.post("/api/cameras/", {**VALID, "url": url}, format="json")
+    api = operator_client.post("/api/cameras/", {**VALID, field: url}, format="json")
     assert api.status_code == 400, api.content
-    assert list(api.json()) == ["url"], "the error names the field"
-    api_message = " ".join(api.json()["url"])
+    assert list(api.json()) == [field], "the error names the field"
+    api_message = " ".join(api.json()[field])
     assert reason.lower() in api_message.lower(), api_message
 
-    form = operator_browser.post("/cameras/new/", {**VALID, "url": url})
+    form = operator_browser.post("/cameras/new/", camera_form(**{field: url}))
     assert form.status_code == 200, "the form is shown again"
-    assert set(form.context["form"].errors) == {"url"}
-    form_message = " ".join(form.context["form"].errors["url"])
+    assert set(form.context["form"].errors) == {field}
+    form_message = " ".join(form.context["form"].errors[field])
     assert reason.lower() in form_message.lower(), form_message
     assert not Camera.objects.exists()
 
@@ -143,7 +144,7 @@ def url_field_errors(page) -> list[str]:
     ],
 )
 def test_a_mistyped_url_gets_messages_naming_what_is_wrong(operator_browser, url, named):
-    messages = url_field_errors(operator_browser.post("/cameras/new/", {**VALID, "url": url}))
+    messages = url_field_errors(operator_browser.post("/cameras/new/", camera_form(url=url)))
     text = " ".join(messages)
     for words in named:
         assert words in text, messages
@@ -269,63 +270,59 @@ def argv_of(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
 
 
+def ffmpeg_with(url: str, timeout: float) -> tuple[int, list[str]]:
+    """The child ffmpeg whose arguments hold this URL, waiting up to timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for pid in children_of(os.getpid()):
+            try:
+                argv = argv_of(pid)
+            except OSError:  # exited meanwhile
+                continue
+            if url in argv:
+                return pid, argv
+        time.sleep(0.05)
+    raise AssertionError(f"no child process with the URL as one argument within {timeout} s")
+
+
 def test_the_publisher_hands_ffmpeg_an_argument_list_not_a_shell_line(tmp_path):
     files = canaries(tmp_path)
     # A server that accepts and never answers: ffmpeg stays in its RTSP handshake to be looked at.
     silent = socket.create_server(("127.0.0.1", 0))
     url = hostile_url(silent.getsockname()[1], files)
-    publisher = Publisher(url, 64, 48, 5)
+    publisher = Publisher(url)
     try:
-        deadline = time.monotonic() + 10
-        ffmpeg = None
-        while ffmpeg is None and time.monotonic() < deadline:
-            publisher.push(np.zeros((48, 64, 3), np.uint8))
-            time.sleep(0.1)
-            for pid in children_of(os.getpid()):
-                argv = argv_of(pid)
-                if url in argv:
-                    ffmpeg = pid, argv
-        assert ffmpeg is not None, "ffmpeg started with the URL as one argument"
-        pid, argv = ffmpeg
+        publisher.write(b"\x47" + bytes(187))  # the first bytes of a stream start the relay
+        _, argv = ffmpeg_with(url, timeout=10)
         assert Path(argv[0]).name == "ffmpeg", "ffmpeg itself, not a shell, is the child"
         assert argv.count(url) == 1, "the URL is one argument, whole"
-        assert argv[argv.index("-i") + 1] == "pipe:", "the only input is the frame pipe"
+        assert argv[argv.index("-i") + 1] == "pipe:0", "the only input is the video pipe"
     finally:
         publisher.close()
         silent.close()
     assert not any(f.exists() for f in files), "nothing in the URL was executed"
 
 
-def test_the_capture_opens_a_hostile_url_in_process_without_running_anything(tmp_path):
+def test_the_capture_hands_ffmpeg_the_hostile_url_as_one_argument(tmp_path):
     files = canaries(tmp_path)
     states: list[tuple[str, str]] = []
-    seen_children: set[int] = set()
-    grabber = FrameGrabber(
-        hostile_url(free_port(), files),
+    url = hostile_url(free_port(), files)
+    feed = CameraFeed(
+        url,
         on_status=lambda status, error: states.append((status, error)),
         open_timeout_ms=2000,
         read_timeout_ms=2000,
     )
-    stop = threading.Event()
-
-    def watch_children() -> None:
-        while not stop.is_set():
-            seen_children.update(children_of(os.getpid()))
-            time.sleep(0.02)
-
-    watcher = threading.Thread(target=watch_children, daemon=True)
-    before = children_of(os.getpid())
-    watcher.start()
-    grabber.start()
+    feed.start()
     try:
+        _, argv = ffmpeg_with(url, timeout=10)
+        assert Path(argv[0]).name in ("ffmpeg", "ffprobe"), argv[0]
+        assert argv.count(url) == 1, "the URL is one argument, whole"
         deadline = time.monotonic() + 10
         while not any(s == "offline" for s, _ in states) and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
-        grabber.stop()
-        stop.set()
-        watcher.join()
+        feed.stop()
     assert "offline" in [s for s, _ in states], states
     assert "refused" in dict(states)["offline"]
-    assert seen_children <= before, "the capture started no process"
     assert not any(f.exists() for f in files), "nothing in the URL was executed"

@@ -1,9 +1,10 @@
 """A camera's password never shows where a viewer, a log reader or a WebSocket client can see it.
 
-A real loop runs in a real Celery worker on rtsp://admin:<password>@127.0.0.1:<closed port>/x:
-the camera goes offline with a reason, which reaches the dashboards as a `camera.status` event and
-is shown on the pages. Then every surface is searched for the password: the viewer's API answers,
-WebSocket events and dashboard pages, and the worker's and daphne's log files.
+A real loop runs in a real Celery worker on rtsp://admin:<password>@127.0.0.1:<closed port>/x
+(its detection sub-stream URL carries the same password): the camera goes offline with a reason,
+which reaches the dashboards as a `camera.status` event and is shown on the pages. Then every
+surface is searched for the password: the viewer's API answers, WebSocket events and dashboard
+pages, and the worker's and daphne's log files.
 """
 
 import asyncio
@@ -32,7 +33,9 @@ def test_the_camera_password_appears_nowhere_but_the_operators_view(
 ):
     closed_port = free_port()
     camera = Camera.objects.create(
-        name="Gate", url=f"rtsp://admin:{CAMERA_PASSWORD}@127.0.0.1:{closed_port}/x"
+        name="Gate",
+        url=f"rtsp://admin:{CAMERA_PASSWORD}@127.0.0.1:{closed_port}/x",
+        detect_url=f"rtsp://admin:{CAMERA_PASSWORD}@127.0.0.1:{closed_port}/sub",
     )
     port = daphne_server.port
     viewer_token = access_token(viewer)
@@ -88,5 +91,7 @@ def test_the_camera_password_appears_nowhere_but_the_operators_view(
     shown = ["WebSocket events", f"API /api/cameras/{camera.pk}/", f"page /cameras/{camera.pk}/"]
     for name in [*shown, "worker log"]:
         assert redacted in surfaces[name], name
+    for name in shown[1:]:  # the detection sub-stream's URL too
+        assert redacted.replace("/x", "/sub") in surfaces[name], name
     assert f"/api/cameras/{camera.pk}/start" in surfaces["daphne log"]
     assert viewer_token not in surfaces["daphne log"], "nor the ?token= of the WebSocket"

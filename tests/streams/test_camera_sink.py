@@ -85,6 +85,8 @@ def test_a_loop_that_lost_its_lease_writes_no_status(sink):
         ({"interval_ms": 500}, True),
         ({"name": "Gate"}, True),  # its alerts carry the name
         ({"motion_gating": False}, True),
+        ({"video_mode": "original"}, True),
+        ({"detect_url": "rtsp://cam.local/sub"}, True),
     ],
 )
 def test_an_edit_restarts_a_running_loop_only_when_the_pipeline_uses_the_field(

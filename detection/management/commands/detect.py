@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from detection.capture import NETWORK_SCHEMES
-from detection.config import ConfigError, PipelineConfig
+from detection.config import ConfigError, DetectorName, PipelineConfig, Transport, VideoMode
 from detection.detectors import DetectorConfigError
 from detection.jsonlines import JsonLinesSink
 from detection.pipeline import Pipeline
@@ -37,7 +37,17 @@ class Command(BaseCommand):
         parser.add_argument("--detect-width", type=int, default=640)
         parser.add_argument("--transport", choices=["tcp", "udp"], default="tcp")
         parser.add_argument("--no-motion-gating", action="store_true")
-        parser.add_argument("--publish-url", help="RTSP URL to push the annotated video to")
+        parser.add_argument("--publish-url", help="RTSP URL to publish the video to")
+        parser.add_argument(
+            "--video-mode",
+            choices=["annotated", "original"],
+            default="annotated",
+            help="annotated: boxes drawn into the published video; original: the camera's stream "
+            "copied unchanged",
+        )
+        parser.add_argument(
+            "--detect-url", help="original mode: the camera's low-resolution stream to analyse"
+        )
         parser.add_argument("--duration", type=float, help="stop after this many seconds")
         parser.add_argument(
             "--once", action="store_true", help="file source: stop at its end instead of looping"
@@ -49,7 +59,7 @@ class Command(BaseCommand):
         self,
         *args: object,
         source: str,
-        detector: str,
+        detector: DetectorName,  # argparse choices hold these to the Literal values
         model: str | None,
         interval_ms: int,
         cooldown: float,
@@ -57,9 +67,11 @@ class Command(BaseCommand):
         min_neighbors: int,
         min_face_size: int,
         detect_width: int,
-        transport: str,
+        transport: Transport,
         no_motion_gating: bool,
         publish_url: str | None,
+        video_mode: VideoMode,
+        detect_url: str | None,
         duration: float | None,
         once: bool,
         snapshot_dir: Path | None,
@@ -88,6 +100,8 @@ class Command(BaseCommand):
                 detect_width=detect_width,
                 motion_gating=not no_motion_gating,
                 publish_url=publish_url,
+                video_mode=video_mode,
+                detect_source=detect_url,
                 loop_file=not once,
             )
             sink = JsonLinesSink(self.stdout, duration_s=duration, snapshot_dir=snapshot_dir)

@@ -4,6 +4,7 @@ import { localizeTimes } from './format.js';
 import { getJSON } from './http.js';
 import { enableLightbox } from './lightbox.js';
 import { LiveView } from './live.js';
+import { watchInView } from './overlay.js';
 import { LiveSocket } from './realtime.js';
 import { CameraTile } from './tiles.js';
 
@@ -16,9 +17,15 @@ enableLightbox();
 
 const views = [];
 const tiles = new Map();
+const overlays = new Map(); // camera id -> its BoxOverlay (original-mode cameras)
+const pictures = new Map(); // their pictures -> camera id, to watch those in view
 for (const el of document.querySelectorAll('[data-camera-tile]')) {
   const live = new LiveView(el.querySelector('[data-live]'));
   views.push(live);
+  if (live.overlay) {
+    overlays.set(Number(el.dataset.cameraId), live.overlay);
+    pictures.set(el.querySelector('[data-picture]'), Number(el.dataset.cameraId));
+  }
   tiles.set(Number(el.dataset.cameraId), new CameraTile(el, { live })); // starts `live` if running
 }
 // Leave WebRTC sessions and MJPEG streams when the page goes away; resume if it comes back
@@ -45,6 +52,9 @@ const socket = new LiveSocket({
   onStatus(camera) {
     tiles.get(camera.id)?.applyStatus(camera);
   },
+  onDetections(detections) {
+    overlays.get(detections.camera)?.show(detections);
+  },
   async onResync() {
     // Too many alerts were missed to replay: reload the newest ones from the REST API.
     const url = new URL(list.dataset.apiUrl, location.href);
@@ -67,3 +77,4 @@ const initial = JSON.parse(document.getElementById('initial-alerts').textContent
 initial.forEach((alert) => socket.markSeen(alert.id));
 feed.replace(initial);
 socket.start();
+watchInView(pictures, (cameras) => socket.watch(cameras));

@@ -2,6 +2,7 @@
 // or whenever WebRTC fails or drops, the MJPEG stream; WebRTC is retried with backoff meanwhile.
 // A stopped camera streams nothing: browsers allow only six HTTP/1.1 connections per server.
 import { Backoff } from './backoff.js';
+import { BoxOverlay } from './overlay.js';
 import { WhepSession } from './whep.js';
 
 const FRAME_TIMEOUT_MS = 5000;
@@ -12,6 +13,9 @@ export class LiveView {
     this.video = el.querySelector('video');
     this.img = el.querySelector('img');
     this.label = el.querySelector('[data-transport]');
+    // Original-mode cameras only: their boxes are drawn here, over the WebRTC video.
+    const canvas = el.querySelector('canvas[data-boxes]');
+    this.overlay = canvas ? new BoxOverlay(canvas, this.video) : null;
     this.whepUrl = el.dataset.whepUrl || null;
     this.mjpegUrl = el.dataset.mjpegUrl;
     this.running = null; // not known until the tile applies the camera's status
@@ -114,6 +118,7 @@ export class LiveView {
   }
 
   #setMode(mode, label) {
+    this.overlay?.setPlaying(mode === 'webrtc');
     this.el.dataset.mode = mode;
     this.label.textContent = label;
   }

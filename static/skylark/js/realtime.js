@@ -1,5 +1,7 @@
 // The dashboard's WebSocket (/ws/, session cookie): reconnects with backoff and, after every
 // (re)connect, resumes after the last alert id it saw, so no alert is missed or shown twice.
+// It also says which original-mode cameras the page shows (`watch`), and gets their boxes
+// (`detections`) at the detection rate; those are live only, never replayed.
 import { Backoff } from './backoff.js';
 
 const PING_EVERY_MS = 20000;
@@ -10,13 +12,17 @@ export class LiveSocket {
   // cameras: null for every camera, or the ids to subscribe to. scope names the sessionStorage
   // slot of the last alert id, so a page for one camera does not skip another camera's alerts.
   // sessionUrl answers 401/403 once the login session is gone.
-  constructor({ cameras = null, scope = 'all', sessionUrl, onAlert, onStatus, onResync, onState }) {
+  constructor({
+    cameras = null, scope = 'all', sessionUrl, onAlert, onStatus, onResync, onState,
+    onDetections = () => {},
+  }) {
     this.cameras = cameras;
     this.sessionUrl = sessionUrl;
     this.storageKey = `skylark:last-alert-id:${scope}`;
     this.lastId = Number(sessionStorage.getItem(this.storageKey)) || 0;
     this.seen = new Set();
-    this.handlers = { onAlert, onStatus, onResync, onState };
+    this.handlers = { onAlert, onStatus, onResync, onState, onDetections };
+    this.watched = [];
     this.backoff = new Backoff({ initialMs: 500, maxMs: 10000 });
     this.ws = null;
     this.pingTimer = null;
@@ -39,6 +45,13 @@ export class LiveSocket {
     return true;
   }
 
+  // The cameras whose detections the page draws now (sorted ids); sent again on every reconnect.
+  watch(cameras) {
+    if (cameras.join() === this.watched.join()) return;
+    this.watched = cameras;
+    if (this.ws?.readyState === WebSocket.OPEN) this.#send({ type: 'watch', cameras });
+  }
+
   start() {
     this.handlers.onState('connecting');
     this.#connect();
@@ -53,6 +66,7 @@ export class LiveSocket {
       this.backoff.reset();
       if (this.cameras) this.#send({ type: 'subscribe', cameras: this.cameras });
       this.#send({ type: 'resume', after_id: this.lastId });
+      if (this.watched.length) this.#send({ type: 'watch', cameras: this.watched });
       this.#schedulePing();
     });
     ws.addEventListener('message', (event) => {
@@ -113,6 +127,9 @@ export class LiveSocket {
       case 'camera.status':
         this.handlers.onStatus(message.camera);
         break;
+      case 'detections':
+        this.handlers.onDetections(message);
+        break;
       case 'resume.done':
         // The server has joined our groups and replayed what we missed: we are live.
         this.handlers.onState('connected');
@@ -125,7 +142,7 @@ export class LiveSocket {
         console.warn(`live feed: ${message.error}`);
         break;
       default:
-        break; // subscribed, pong
+        break; // subscribed, watching, pong
     }
   }
 }
