@@ -14,18 +14,8 @@ It replaces a method of Twisted's FileDescriptor and reads its private buffer st
 stays pinned (pyproject.toml); an upgrade must re-run tests/realtime and bench/fanout_capacity.py.
 It is the one place where Skylark still reaches into another project's internals, kept because
 the latency goal (p99 < 250 ms with 1000 dashboards on one daphne) is not held without it.
-Measured 2026-12-05 on a 2-core machine (Intel Xeon, shared with other test runs), with Skylark's
-own channel layer and the consumer on Channels' stock __call__, two runs of each, alternated:
-
-    .venv/bin/python bench/ws_latency.py --clients 1000 --storm 0 --no-snapshot
-        [--asgi bench.asgi_buffered_writes:application]   (the same app with Twisted's own write)
-    with it:    p99 228 and 235 ms, 114 and 112 us of daphne CPU per delivery (machine 132, 106 % busy)
-    without it: p99 531 and 671 ms, 134 and 131 us of daphne CPU per delivery (machine 94, 154 % busy)
-
-    .venv/bin/python bench/fanout_capacity.py --clients 100 [--asgi ...]
-    both: 400 alerts/s (the highest rate tried; 40,000 deliveries/s) to 100 clients, nothing
-    lost; there 12.0 and 15.3 us of daphne CPU per delivery with it, 15.4 and 14.6 without
-    (machine 150-200 % busy: too noisy to tell them apart)
+Measured with bench/ws_latency.py with and without it (bench/asgi_buffered_writes.py): figures
+in docs/benchmarks.md, "Daphne's socket writes sent at once".
 """
 
 from twisted.internet import abstract, tcp

@@ -57,6 +57,7 @@ def test_a_group_member_sees_its_sites_cameras_and_nothing_of_the_others(site_a_
     for path in (
         f"/cameras/{b.pk}/",
         f"/cameras/{b.pk}/snapshot.jpg",
+        f"/cameras/{b.pk}/live.mjpg",
         f"/cameras/{b.pk}/media-token",
     ):
         assert page.get(path).status_code == 404, path
