@@ -1,10 +1,15 @@
 """The camera page's zones and masks editor in Chromium: operators draw with the mouse or the
 keyboard and save through the REST API; its validation messages reach the page; viewers only see."""
 
+import cv2
+import numpy as np
 import pytest
+import redis
+from django.conf import settings
 from playwright.sync_api import Locator, Page, expect
 
 from cameras.models import Camera
+from cameras.naming import preview_key
 from tests.support.threads import in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -68,9 +73,12 @@ def open_camera(open_page):
 
 
 def _goto_camera(page: Page, camera: Camera) -> Page:
-    page.goto(f"/cameras/{camera.pk}/")
-    # The stopped camera has no picture: the polygons go on an empty frame.
-    expect(page.locator("[data-zone-picture]")).to_have_attribute("data-picture-state", "none")
+    page.goto(f"/cameras/{camera.pk}/", wait_until="domcontentloaded")
+    # A stopped camera has no picture: the polygons go on an empty frame.
+    picture_state = "none" if camera.desired_state == "stopped" else "shown"
+    expect(page.locator("[data-zone-picture]")).to_have_attribute(
+        "data-picture-state", picture_state
+    )
     return page
 
 
@@ -82,7 +90,10 @@ def test_operator_draws_a_zone_with_the_mouse_drags_a_point_saves_and_sees_it_af
     page.get_by_role("button", name="Add zone").click()
     for x, y in [(0.1, 0.1), (0.5, 0.1), (0.3, 0.6)]:
         page.mouse.click(*at(layer, x, y))
-    page.get_by_role("button", name="Done drawing").click()
+    done = page.get_by_role("button", name="Done drawing")
+    expect(done).to_be_visible()
+    page.keyboard.press("Escape")  # or the button: the polygon closes
+    expect(done).to_be_hidden()
     expect(layer.locator("polygon.zone-shape")).to_have_count(1)
     expect(layer.locator(".zone-handle")).to_have_count(3)
 
@@ -201,3 +212,27 @@ def test_a_viewer_sees_zones_and_masks_in_their_colours_but_gets_no_editor(
         expect(page.get_by_role("button", name=name)).to_have_count(0)
     page.mouse.click(*at(layer, 0.5, 0.5))
     expect(layer.locator(".zone-shape")).to_have_count(2)
+
+
+def test_polygons_lie_over_the_cameras_latest_picture_at_its_aspect_ratio(
+    daphne_server, viewer, camera, open_camera
+):
+    """A 4:3 frame from the pipeline's preview (what the MJPEG fallback serves): the picture takes
+    its shape, and the polygons are placed in fractions of it."""
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    jpeg = cv2.imencode(".jpg", frame)[1].tobytes()
+    redis.Redis.from_url(settings.REDIS_URL).set(preview_key(camera.pk), jpeg, ex=60)
+    in_thread(lambda: Camera.objects.filter(pk=camera.pk).update(desired_state="running"))
+    camera.desired_state = "running"
+    set_regions(camera, [{"kind": "zone", "points": TRIANGLE}])
+
+    page = open_camera(daphne_server, viewer, camera)
+    picture = page.locator("[data-zone-picture]")
+    image = picture.locator("img")
+    expect(image).to_be_visible()
+    image_box, layer_box = image.bounding_box(), page.locator(".zone-layer").bounding_box()
+    assert image_box and layer_box
+    assert abs(image_box["width"] / image_box["height"] - 4 / 3) < 0.01, image_box
+    for key in ("x", "y", "width", "height"):
+        assert abs(image_box[key] - layer_box[key]) <= 1, (image_box, layer_box)
+    assert_points_close(shown_points(page, 0), TRIANGLE)

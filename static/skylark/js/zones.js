@@ -69,6 +69,13 @@ export class ZoneEditor {
     this.svg.addEventListener('pointerup', () => { this.drag = null; });
     this.svg.addEventListener('pointercancel', () => { this.drag = null; });
     this.svg.addEventListener('keydown', (event) => this.#keyDown(event));
+    this.svg.tabIndex = -1; // a click on the picture focuses it, so Escape reaches the editor
+    this.el.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape' && this.drawing !== null) this.#act('finish', {});
+    });
+    addEventListener('beforeunload', (event) => {
+      if (this.el.dataset.dirty === 'true') event.preventDefault(); // "leave with unsaved changes?"
+    });
   }
 
   #act(action, data) {
