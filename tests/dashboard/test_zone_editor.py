@@ -141,6 +141,12 @@ def test_keyboard_focuses_a_point_moves_it_with_arrows_deletes_another_and_saves
     expect(first).to_have_accessible_name(
         "Mask 1, point 1 of 4: 22% from the left, 26% from the top"
     )
+    # A narrower window redraws the polygons at the new size; the point keeps its focus.
+    layer = page.locator(".zone-layer")
+    before = layer.get_attribute("viewBox")
+    page.set_viewport_size({"width": 1100, "height": 800})
+    expect(layer).not_to_have_attribute("viewBox", before or "")
+    expect(first).to_be_focused()
     page.keyboard.press("Tab")
     page.keyboard.press("Delete")  # the second point goes; the next one takes the focus
     expect(page.locator(".zone-handle")).to_have_count(3)

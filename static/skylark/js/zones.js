@@ -206,7 +206,10 @@ export class ZoneEditor {
   }
 
   render() {
+    // A resize (a new picture, a narrower window) redraws too: the focused point keeps its focus.
+    const focused = this.svg.contains(document.activeElement) ? document.activeElement.dataset : null;
     this.svg.replaceChildren(...this.regions.map((region, index) => this.#group(region, index)));
+    if (focused?.point !== undefined) this.#focusHandle(focused.region, focused.point);
     this.svg.classList.toggle('is-drawing', this.drawing !== null);
     if (!this.editable) return;
     this.el.querySelector('[data-action="finish"]').hidden = this.drawing === null;
