@@ -106,8 +106,11 @@ def test_operator_draws_a_zone_with_the_mouse_drags_a_point_saves_and_sees_it_af
     expected = [[0.1, 0.1], [0.5, 0.1], [0.4, 0.8]]
     assert_points_close(shown_points(page, 0), expected)
 
+    unsaved = page.get_by_text("Unsaved changes")
+    expect(unsaved).to_be_visible()
     page.get_by_role("button", name="Save").click()
     expect(page.locator("[data-message]")).to_have_text("Saved: 1 zone, 0 masks.")
+    expect(unsaved).to_be_hidden()
     regions = stored_regions(camera)
     assert [region["kind"] for region in regions] == ["zone"]
     assert_points_close(regions[0]["points"], expected)

@@ -244,6 +244,7 @@ export class ZoneEditor {
   #renderList() {
     const dirty = JSON.stringify(this.regions) !== this.savedJSON;
     this.el.dataset.dirty = String(dirty);
+    this.el.querySelector('[data-unsaved]').hidden = !dirty;
     const items = this.regions.map((region, index) => {
       const item = document.createElement('li');
       item.className = `zone-item zone-item-${region.kind}`;
