@@ -7,6 +7,7 @@ import { LiveView } from './live.js';
 import { watchInView } from './overlay.js';
 import { LiveSocket } from './realtime.js';
 import { CameraTile } from './tiles.js';
+import { ZoneEditor } from './zones.js';
 
 const CONNECTION_LABELS = {
   connecting: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…',
@@ -14,6 +15,7 @@ const CONNECTION_LABELS = {
 
 localizeTimes();
 enableLightbox();
+document.querySelectorAll('[data-zone-editor]').forEach((el) => new ZoneEditor(el));
 
 const views = [];
 const tiles = new Map();
