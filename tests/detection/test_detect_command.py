@@ -35,7 +35,9 @@ def test_a_file_played_once_prints_detections_one_alert_and_status(
     assert alert["face_count"] == 1
     assert iou(alert["boxes"][0], FACE_BOX) >= 0.5
     assert Path(alert["snapshot"]).read_bytes()[:2] == b"\xff\xd8"  # a JPEG
-    assert len(by_type["detections"]) >= 6
+    # One per detection: every 250 ms while something moves (the face coming and going, plus the
+    # gating's tail); a loaded machine skips some, so only a floor is held.
+    assert len(by_type["detections"]) >= 3
     assert any(line["boxes"] == [] for line in by_type["detections"])
     assert by_type["status"][-1]["status"] == "stopped"
     assert {"fps_in", "fps_out", "frames_dropped", "reconnects"} <= by_type["status"][0].keys()
