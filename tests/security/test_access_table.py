@@ -1,7 +1,8 @@
 """Checks every cell of the access table in docs/security.md against a real daphne.
 
 The table in the document is the source: this module parses it, runs each row's request once per
-role (anonymous, pending, viewer, operator — real users, each with fresh credentials), and compares the
+role (anonymous, pending, a viewer of site A, a viewer of site B, operator — real users, each
+with fresh credentials; the row's camera belongs to site A), and compares the
 answer with the cell. REQUESTS below says *how* to make each row's request; a row without an entry,
 an entry without a row, or a URL route that no row reaches fails, so the two cannot drift apart.
 
@@ -32,7 +33,7 @@ from alerts.routing import websocket_urlpatterns
 from alerts.services import create_alert
 from audit.services import record
 from cameras.mediamtx import read_token
-from cameras.models import Camera
+from cameras.models import Camera, CameraGroup
 from cameras.naming import preview_key, stream_path
 from tests.conftest import PASSWORD
 from tests.support.auth import access_token, session_cookie
@@ -44,7 +45,7 @@ from .conftest import http_request
 DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 TABLE_START = "<!-- access table"
 TABLE_END = "<!-- end of access table -->"
-ROLES = ["anonymous", "pending", "viewer", "operator"]
+ROLES = ["anonymous", "pending", "viewer", "other_site", "operator"]
 CSRF = get_random_string(32)  # a client-chosen CSRF secret, sent as cookie and header
 JPEG = b"\xff\xd8\xff\xe0 acl \xff\xd9"
 PUBLISH_SECRET = "acl-worker-secret-0123456789"
@@ -414,7 +415,12 @@ def world(django_db_setup, django_db_blocker, process_logs):
                 "pending": User.objects.create_user(
                     "acl-pending", password=PASSWORD, approved=False
                 ),
-                "viewer": User.objects.create_user("acl-viewer", password=PASSWORD),
+                "viewer": User.objects.create_user(
+                    "acl-viewer", password=PASSWORD, all_cameras=False
+                ),
+                "other_site": User.objects.create_user(
+                    "acl-other-site", password=PASSWORD, all_cameras=False
+                ),
                 "operator": User.objects.create_user(
                     "acl-operator", password=PASSWORD, is_staff=True
                 ),
@@ -424,6 +430,12 @@ def world(django_db_setup, django_db_blocker, process_logs):
                 url="rtsp://cam:pw@192.168.1.30:554/live",
                 desired_state="running",
             )
+            site_a = CameraGroup.objects.create(name="ACL site A")
+            site_a.cameras.add(camera)
+            site_a.members.add(users["viewer"])
+            site_b = CameraGroup.objects.create(name="ACL site B")
+            site_b.cameras.add(Camera.objects.create(name="ACL camera B", url="rtsp://b/live"))
+            site_b.members.add(users["other_site"])
             alert = create_alert(camera=camera, face_count=1, boxes=[], snapshot_jpeg=JPEG)
             entry = record("camera.start", camera)
         yield World(server, users, camera, alert.pk, entry.pk)
