@@ -348,7 +348,7 @@ def bench_django(
 def encoder_args(width: int, height: int, fps: int, *, cap: bool = True) -> list[str]:
     """The Publisher's encoder options as ffmpeg command-line arguments; cap=False leaves out
     its bitrate cap (the publisher before it had one)."""
-    from detection.publisher import encoder_options
+    from detection.capture import encoder_options
 
     options = encoder_options(width, height, fps)
     if not cap:
