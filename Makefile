@@ -9,7 +9,7 @@ export FACE_DETECTOR_MODEL ?= $(if $(wildcard ../shared/models/yunet.onnx),$(abs
 APT_PACKAGES := ffmpeg fonts-dejavu-core python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad \
 	gstreamer1.0-libav
-APT_TEST_PACKAGES := chromium
+APT_TEST_PACKAGES := chromium haproxy
 
 .PHONY: run test lint format bench screenshots system-deps test-system-deps services venv db clean
 
@@ -60,7 +60,7 @@ system-deps:
 test-system-deps:
 	@missing=$$(for p in $(APT_TEST_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
-		echo ">> installing Debian packages for the browser tests: $$missing"; \
+		echo ">> installing Debian packages for the tests (browser, proxy): $$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 

@@ -51,18 +51,18 @@ def _check_streams_worker() -> str | None:
 
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
-    """200 when PostgreSQL, Redis and a streams worker answer; else 503 naming what is down."""
+    """200 when PostgreSQL, Redis and a streams worker answer; else 503 naming what is down.
+
+    ?scope=web leaves the workers out: whether this web process can serve, which is what a load
+    balancer asks (deploy/haproxy.cfg)."""
     redis_problem = _check_redis()
-    problems = [
-        p
-        for p in (
-            _check_database(),
-            redis_problem,
-            # Without Redis there is no broker to ask the workers through.
-            "streams worker: unknown (no broker)" if redis_problem else _check_streams_worker(),
+    checks = [_check_database(), redis_problem]
+    if request.GET.get("scope") != "web":
+        # Without Redis there is no broker to ask the workers through.
+        checks.append(
+            "streams worker: unknown (no broker)" if redis_problem else _check_streams_worker()
         )
-        if p
-    ]
+    problems = [p for p in checks if p]
     body = {"status": "ok" if not problems else "unavailable", "down": problems}
     return JsonResponse(body, status=200 if not problems else 503)
 

@@ -9,7 +9,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-SKYLARK_SERVICES = {"web", "worker-streams", "worker-default", "beat"}
+SKYLARK_SERVICES = {"web", "web-2", "worker-streams", "worker-default", "beat"}
 
 # Top-level keys of the reference mediamtx.yml of the pinned image (bluenviron/mediamtx:1.20.1)
 # that Skylark's config sets; a misspelt key would stop MediaMTX at start-up.
@@ -27,7 +27,7 @@ def compose() -> dict:
 
 def test_compose_has_every_service_with_health_gated_dependencies():
     services = compose()["services"]
-    assert set(services) == {"postgres", "redis", "mediamtx"} | SKYLARK_SERVICES
+    assert set(services) == {"postgres", "redis", "mediamtx", "proxy"} | SKYLARK_SERVICES
     assert "healthcheck" in services["postgres"] and "healthcheck" in services["redis"]
     for name in SKYLARK_SERVICES:
         depends = services[name]["depends_on"]
@@ -81,3 +81,16 @@ def test_mediamtx_config_uses_known_keys_and_the_auth_hook():
         == "http://web:8000/internal/mediamtx/auth"
     )
     assert list(config["paths"]) == ["~^cam[0-9]+$"]
+
+
+def test_the_scale_profile_puts_haproxy_with_the_tested_config_before_both_daphnes():
+    """tests/scale/test_proxy.py runs deploy/haproxy.cfg itself; here: compose hands it over."""
+    services = compose()["services"]
+    proxy = services["proxy"]
+    assert proxy["profiles"] == ["scale"] == services["web-2"]["profiles"]
+    assert "./deploy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro" in proxy["volumes"]
+    web = [proxy["environment"][f"SKYLARK_WEB{n}"] for n in (1, 2)]
+    assert web == ["web:8000", "web-2:8000"]
+    config = (ROOT / "deploy" / "haproxy.cfg").read_text()
+    for name in ("SKYLARK_PROXY_BIND", "SKYLARK_WEB1", "SKYLARK_WEB2"):
+        assert f"${{{name}}}" in config
