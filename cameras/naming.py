@@ -30,3 +30,12 @@ def watchers_key(camera_id: int) -> str:
 def enqueue_guard_key(camera_id: int) -> str:
     """Redis key that exists for a while after the camera's loop was queued (no second queueing)."""
     return f"skylark:enqueued:camera:{camera_id}"
+
+
+def handover_key(camera_id: int) -> str:
+    """Redis key that asks the camera's loop to end so a less busy worker takes the camera."""
+    return f"skylark:handover:camera:{camera_id}"
+
+
+# Sorted set of the streams workers alive: worker name -> unix time of its last heartbeat.
+STREAMS_WORKERS_KEY = "skylark:streams:workers"

@@ -16,7 +16,7 @@ from detection.logfmt import kv
 
 from . import streams
 from .models import EDITABLE_FIELDS, PIPELINE_FIELDS, Camera
-from .naming import lease_key
+from .naming import handover_key, lease_key
 
 logger = logging.getLogger("skylark.cameras")
 
@@ -179,15 +179,21 @@ def reconcile_streams() -> dict[str, list[int]]:
         ):
             record_status(camera_id, status=Camera.Status.STOPPED)
             marked_stopped.append(camera_id)
-    if started or marked_stopped:
-        logger.info(kv(event="reconcile", started=started, marked_stopped=marked_stopped))
-    return {"started": started, "marked_stopped": marked_stopped}
+    handed_over = streams.rebalance(client)
+    if started or marked_stopped or handed_over:
+        more = {"handover": handed_over} if handed_over else {}
+        logger.info(kv(event="reconcile", started=started, marked_stopped=marked_stopped, **more))
+    return {"started": started, "marked_stopped": marked_stopped, "handover": handed_over}
 
 
 def loop_ended(camera_id: int, reason: str) -> None:
     """After a loop: record stopped, or hand a reconfigured camera straight to a new loop."""
     try:
         if reason == "reconfigured":
+            streams.enqueue_loop(camera_id, force=True)
+        elif reason == "handover":
+            # Asked to make room: queued at once on the least busy worker (not this one).
+            get_redis().delete(handover_key(camera_id))
             streams.enqueue_loop(camera_id, force=True)
         elif reason == "worker shutdown":
             # Still wanted: another worker (or this one restarted) picks it up via the reconciler.

@@ -176,6 +176,9 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TIMEZONE = TIME_ZONE
 # Camera loops run for hours: they get their own queue so short tasks never wait behind them.
 CELERY_TASK_ROUTES = {"detection.tasks.run_camera": {"queue": "streams"}}
+# Each worker also takes tasks sent to it by name: camera loops go to the least busy streams
+# worker (cameras/streams.py).
+CELERY_WORKER_DIRECT = True
 CELERY_BEAT_SCHEDULE = {
     "reconcile-streams": {"task": "detection.tasks.reconcile_streams", "schedule": 5.0},
     "prune-alerts": {"task": "alerts.tasks.prune_expired_alerts", "schedule": 24 * 3600.0},

@@ -28,11 +28,15 @@ _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del
 
 
 class Lease:
-    def __init__(self, client: redis.Redis, key: str, ttl_ms: int = 10_000) -> None:
+    """`owner` (the worker's name) leads the token, so others can tell who holds the lease."""
+
+    def __init__(
+        self, client: redis.Redis, key: str, ttl_ms: int = 10_000, owner: str = ""
+    ) -> None:
         self.client = client
         self.key = key
         self.ttl_ms = ttl_ms
-        self.token = uuid.uuid4().hex
+        self.token = f"{owner}/{uuid.uuid4().hex}"
 
     def acquire(self) -> bool:
         return bool(self.client.set(self.key, self.token, nx=True, px=self.ttl_ms))
@@ -87,3 +91,11 @@ class LeaseKeeper:
             except redis.RedisError as exc:
                 # Redis away: keep trying; if it comes back empty the lease is taken again.
                 log.debug(kv(event="lease_renew_failed", key=self.lease.key, error=exc))
+
+
+def lease_owner(token: bytes | str | None) -> str | None:
+    """The owner named in a lease's token; None for no lease."""
+    if token is None:
+        return None
+    text = token.decode() if isinstance(token, bytes) else token
+    return text.rpartition("/")[0]

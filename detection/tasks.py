@@ -5,6 +5,7 @@ status, alerts and previews reach the database, Redis and the dashboards. When t
 restart a loop is decided in cameras/services.py and cameras/streams.py; the tasks call them.
 """
 
+import contextlib
 import logging
 import threading
 import time
@@ -15,7 +16,7 @@ from typing import Any, cast
 import cv2
 import redis
 from celery import shared_task
-from celery.signals import worker_init, worker_shutting_down
+from celery.signals import worker_init, worker_ready, worker_shutting_down
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
 from prometheus_client import start_http_server
@@ -25,7 +26,13 @@ from alerts.services import create_alert
 from cameras import services as camera_services
 from cameras import streams
 from cameras.models import Camera
-from cameras.naming import lease_key, preview_key, stream_path, watchers_key
+from cameras.naming import (
+    enqueue_guard_key,
+    lease_key,
+    preview_key,
+    stream_path,
+    watchers_key,
+)
 from cameras.validators import source_for_capture
 from config.redis import get_redis
 
@@ -53,6 +60,26 @@ _worker_stopping = threading.Event()
 @worker_shutting_down.connect
 def _stop_loops(**kwargs: object) -> None:
     _worker_stopping.set()
+
+
+@worker_ready.connect
+def _start_heartbeat(sender: Any, **kwargs: object) -> None:
+    """A worker that takes camera loops says so every second: the reconciler shares the cameras
+    out among the workers alive (cameras/streams.py)."""
+    if "streams" not in {queue.name for queue in sender.task_consumer.queues}:
+        return
+    name = sender.hostname
+
+    def beat() -> None:
+        while not _worker_stopping.wait(streams.HEARTBEAT_S):
+            # Redis away: the loops hold on, and the heartbeats resume with it.
+            with contextlib.suppress(redis.RedisError):
+                streams.worker_alive(get_redis(), name)
+        with contextlib.suppress(redis.RedisError):
+            streams.worker_gone(get_redis(), name)
+
+    streams.worker_alive(get_redis(), name)
+    threading.Thread(target=beat, name="streams-heartbeat", daemon=True).start()
 
 
 @worker_init.connect
@@ -254,10 +281,14 @@ def _aware(unix_time: float | None) -> datetime | None:
 def run_camera(camera_id: int) -> str:
     """Run the camera's pipeline until it is stopped, deleted or reconfigured."""
     client = get_redis()
-    lease = Lease(client, lease_key(camera_id), ttl_ms=LEASE_TTL_MS)
+    worker = run_camera.request.hostname or ""
+    lease = Lease(client, lease_key(camera_id), ttl_ms=LEASE_TTL_MS, owner=worker)
     if not lease.acquire():
         logger.info(kv(event="loop_skipped", camera=camera_id, reason="lease_held"))
         return "lease held"
+    # Queued and now running: the guard against queueing it twice has done its job, and left in
+    # place it would hold back the camera's takeover should this worker die.
+    client.delete(enqueue_guard_key(camera_id))
     keeper = LeaseKeeper(lease, owner_silence_s=LOOP_SILENCE_S)
     keeper.start()
     sink: CameraSink | None = None

@@ -40,14 +40,18 @@ def test_reconcile_logs_one_line_for_what_it_changed_and_nothing_otherwise(caplo
     redis.delete(enqueue_guard_key(wanted.pk))
     caplog.set_level(logging.INFO)
     try:
-        assert reconcile_streams() == {"started": [wanted.pk], "marked_stopped": [stale.pk]}
+        assert reconcile_streams() == {
+            "started": [wanted.pk],
+            "marked_stopped": [stale.pk],
+            "handover": [],
+        }
         lines = [r.getMessage() for r in caplog.records if r.name.startswith("skylark")]
         assert lines == [f"event=reconcile started={wanted.pk} marked_stopped={stale.pk}"]
         assert status(stale) == "stopped"
 
         caplog.clear()
         # Wanted was queued moments ago (no worker here takes it): nothing to do, nothing said.
-        assert reconcile_streams() == {"started": [], "marked_stopped": []}
+        assert reconcile_streams() == {"started": [], "marked_stopped": [], "handover": []}
         assert not [r for r in caplog.records if r.name.startswith("skylark")]
     finally:
         redis.delete(lease_key(running.pk), enqueue_guard_key(wanted.pk))

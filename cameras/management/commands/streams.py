@@ -3,8 +3,9 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from cameras import services
+from cameras import services, streams
 from cameras.models import Camera
+from config.redis import get_redis
 
 
 class Command(BaseCommand):
@@ -40,10 +41,14 @@ class Command(BaseCommand):
         return cameras
 
     def _status(self) -> None:
-        header = ("id", "camera", "desired", "status", "fps in/out", "last frame", "last error")
+        header = (
+            "id", "camera", "desired", "status", "worker", "fps in/out", "last frame", "last error"
+        )  # fmt: skip
         rows = [header]
         now = timezone.now()
-        for c in Camera.objects.order_by("pk"):
+        cameras = list(Camera.objects.order_by("pk"))
+        owners = streams.loop_owners(get_redis(), [c.pk for c in cameras])
+        for c in cameras:
             age = (
                 f"{(now - c.last_frame_at).total_seconds():.0f}s ago"
                 if c.last_frame_at
@@ -56,6 +61,7 @@ class Command(BaseCommand):
                     c.name,
                     c.desired_state,
                     c.status,
+                    owners[c.pk] or "-",
                     f"{c.fps_in:.1f}/{c.fps_out:.1f}",
                     age,
                     error,
