@@ -91,18 +91,18 @@ def run_camera(index: int, config: PipelineConfig, delay_s: float) -> None:
 
 def report_clock(index: int, pipeline: Pipeline) -> None:
     """Frames read and the newest frame's time, once a second, so the parent can tell when the
-    camera started sending (video time 0). Reads the pipeline's grabber, which has no public
+    camera started sending (video time 0). Reads the pipeline's feed, which has no public
     accessor: a benchmark-only peek."""
     while not _stop.wait(1.0):
-        grabber = getattr(pipeline, "_grabber", None)
-        if grabber is not None and grabber.last_frame_at is not None:
+        feed = getattr(pipeline, "_feed", None)
+        if feed is not None and feed.last_frame_at is not None:
             emit(
                 {
                     "ev": "clock",
                     "cam": index,
-                    "frames": grabber.frames_read,
-                    "last_frame_at": grabber.last_frame_at,
-                    "source_fps": grabber.source_fps,
+                    "frames": feed.frames_read,
+                    "last_frame_at": feed.last_frame_at,
+                    "analysis_fps": feed.analysis_fps,
                 }
             )
 

@@ -89,7 +89,7 @@ class StepResult:
     fps_received_min: float = math.nan  # min over cameras of frames received / window
     fps_received_median: float = math.nan
     detections_per_s: float = math.nan  # per camera, median
-    frames_dropped: int = 0  # grabber drops in the window, all cameras
+    frames_dropped: int = 0  # feed drops in the window, all cameras
     latencies_s: list[float] = field(default_factory=list)  # face appears -> AlertEvent
     unmatched_alerts: int = 0
     error: str = ""
@@ -438,7 +438,7 @@ class CameraBench:
 
 
 def _dropped_at(records: list[dict], cam: int, t: float) -> int:
-    """The camera's grabber drop count as last reported at or before t."""
+    """The camera's feed drop count as last reported at or before t."""
     reports = [
         r["dropped"] for r in records if r["ev"] == "status" and r["cam"] == cam and r["t"] <= t
     ]
@@ -458,10 +458,11 @@ def floor_ffmpeg_args(source: str, publish_url: str, size: tuple[int, int], fps:
 def stream_starts(records: list[dict]) -> dict[int, float]:
     """When each camera's stream began (video time 0), in unix time.
 
-    From the grabber's (frames read, newest frame time) pairs: the frame numbered k arrived no
-    earlier than start + (k - 1) / fps, so the smallest last_frame_at - (k - 1) / fps over the
-    first 30 s of reports is the closest estimate (the least-delayed frame). Assumes no frame was
-    lost, which holds over RTSP/TCP from the local simulator.
+    From the feed's (analysis frames read, newest frame time) pairs: ffmpeg takes analysis frames
+    at fixed steps of video time from 0, so the frame numbered k arrived no earlier than
+    start + (k - 1) / analysis_fps, and the smallest last_frame_at - (k - 1) / analysis_fps over
+    the first 30 s of reports is the closest estimate (the least-delayed frame). Assumes no frame
+    was lost, which holds over RTSP/TCP from the local simulator.
     """
     starts: dict[int, float] = {}
     first_seen: dict[int, float] = {}
@@ -472,7 +473,7 @@ def stream_starts(records: list[dict]) -> dict[int, float]:
         first_seen.setdefault(cam, r["last_frame_at"])
         if r["last_frame_at"] - first_seen[cam] > 30:
             continue
-        estimate = r["last_frame_at"] - (r["frames"] - 1) / (r.get("source_fps") or 15.0)
+        estimate = r["last_frame_at"] - (r["frames"] - 1) / r["analysis_fps"]
         starts[cam] = min(starts.get(cam, estimate), estimate)
     return starts
 

@@ -86,15 +86,15 @@ def calibrate_open_delay(url: str, model: Path, detector: str, runs: int = 3) ->
         deadline = time.monotonic() + 8
         while time.monotonic() < deadline:
             time.sleep(0.25)
-            grabber = getattr(pipeline, "_grabber", None)  # benchmark-only peek, as camera_host
-            if grabber is not None and grabber.last_frame_at is not None:
+            feed = getattr(pipeline, "_feed", None)  # benchmark-only peek, as camera_host
+            if feed is not None and feed.last_frame_at is not None:
                 records.append(
                     {
                         "ev": "clock",
                         "cam": 0,
-                        "frames": grabber.frames_read,
-                        "last_frame_at": grabber.last_frame_at,
-                        "source_fps": grabber.source_fps,
+                        "frames": feed.frames_read,
+                        "last_frame_at": feed.last_frame_at,
+                        "analysis_fps": feed.analysis_fps,
                     }
                 )
         stop.set()

@@ -296,6 +296,11 @@ class CameraFeed:
         return self._input_meter.rate()
 
     @property
+    def analysis_fps(self) -> float:
+        """Analysis frames a second asked of ffmpeg (taken at fixed steps of video time)."""
+        return self._analysis_fps
+
+    @property
     def analysis_rate(self) -> float:
         """Analysis frames a second handed to the loop."""
         return self._meter.rate()
