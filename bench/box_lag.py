@@ -15,7 +15,6 @@ found in, so it is met a fortiori when this lag is within it.
 
 import argparse
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -24,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import cv2
 import numpy as np
 
-from bench.common import DEFAULT_MODEL, Figure, median, percentile, say
+from bench.common import DEFAULT_MODEL, Figure, median, percentile, say, scratch_dir
 from detection.config import PipelineConfig
 from detection.pipeline import BaseSink, Pipeline
 from simulator.control import RtspReceiver
@@ -56,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     video = ensure_video(f"box-lag-{args.appearances}", spans, duration)
     truth = load_truth(video)
-    workdir = Path(tempfile.mkdtemp(prefix="skylark-bench-boxlag-"))
+    workdir = scratch_dir("skylark-bench-boxlag-")
     with RtspReceiver("live/boxlag", workdir=workdir) as receiver:
         config = PipelineConfig(
             camera_id=0,
