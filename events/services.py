@@ -1,0 +1,467 @@
+"""Events out: write an event and its outbox rows inside the caller's transaction (emit_event),
+deliver them to webhook endpoints in order with retries (deliver_pending), manage endpoints, and
+turn camera status into one camera.offline / camera.online per outage."""
+
+import json
+import logging
+import random
+import secrets
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from audit.services import changed, created, deleted, record, snapshot
+from cameras.models import Camera
+from detection.logfmt import kv
+
+from .destinations import refused_address
+from .models import CameraAvailability, Delivery, Event, EventType, WebhookEndpoint
+from .signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
+
+logger = logging.getLogger("skylark.events")
+
+# The fields operators set; `secret` is masked in the audit log (audit.services.masked).
+WEBHOOK_FIELDS = ("name", "url", "secret", "events", "enabled")
+# pg_try_advisory_lock(class, endpoint id): one deliverer per endpoint keeps its order.
+_LOCK_CLASS = 0x5E7E
+USER_AGENT = "Skylark-Webhooks/1"
+
+
+# -- writing events -----------------------------------------------------------------------------
+
+
+def _wants(endpoint: WebhookEndpoint, event: Event) -> bool:
+    if endpoint.events and event.type not in endpoint.events:
+        return False
+    cameras = {c.pk for c in endpoint.cameras.all()}
+    return not cameras or event.camera_id in cameras
+
+
+def emit_event(type: str, *, camera: Camera | None, data: dict[str, Any]) -> Event:
+    """Store an event and one pending delivery per endpoint that wants it. Call it inside the
+    transaction of what caused the event: both commit, or neither. Delivery starts after commit."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("emit_event must run inside the transaction of what caused the event")
+    event = Event.objects.create(type=type, camera=camera, data=data)
+    endpoints = WebhookEndpoint.objects.filter(enabled=True).prefetch_related("cameras")
+    wanted = [endpoint.pk for endpoint in endpoints if _wants(endpoint, event)]
+    Delivery.objects.bulk_create(
+        Delivery(event=event, endpoint_id=pk, created_at=event.created_at) for pk in wanted
+    )
+    if wanted:
+        transaction.on_commit(lambda: _enqueue(wanted))
+    return event
+
+
+def _enqueue(endpoint_ids: list[int]) -> None:
+    """Ask workers to deliver now. If the broker is down the rows wait for the sweep."""
+    from .tasks import deliver_webhooks
+
+    for endpoint_id in endpoint_ids:
+        try:
+            deliver_webhooks.delay(endpoint_id)
+        except Exception as exc:  # noqa: BLE001 - any broker failure: the sweep re-queues
+            logger.warning(kv(event="webhook_enqueue_failed", endpoint=endpoint_id, error=exc))
+
+
+def camera_summary(camera: Camera) -> dict[str, Any]:
+    """The camera as events show it: never its URL (it may hold a password)."""
+    return {"id": camera.pk, "name": camera.name, "location": camera.location}
+
+
+def payload(event: Event) -> dict[str, Any]:
+    """The JSON body every destination gets for `event` (its shape is in the README)."""
+    return {
+        "id": str(event.event_id),
+        "type": event.type,
+        "created_at": event.created_at.isoformat(),
+        "camera": event.camera_id,
+        "data": event.data,
+    }
+
+
+# -- delivering ---------------------------------------------------------------------------------
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a 3xx is answered as an error: webhooks never follow redirects
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    ok: bool
+    response_code: int | None
+    latency_ms: int
+    error: str
+
+
+def post_event(endpoint: WebhookEndpoint, delivery: Delivery) -> Attempt:
+    """One signed POST of the delivery's event to the endpoint; 2xx is success."""
+    host = urlsplit(endpoint.url).hostname or ""
+    reason = refused_address(host)
+    if reason:
+        return Attempt(False, None, 0, f"refused: {reason}")
+    body = json.dumps(payload(delivery.event), separators=(",", ":")).encode()
+    timestamp = int(time.time())
+    request = urllib.request.Request(  # noqa: S310 - http(s) only (destinations.check_webhook_url)
+        endpoint.url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "X-Skylark-Event": delivery.event.type,
+            "X-Skylark-Event-Id": str(delivery.event.event_id),
+            "X-Skylark-Delivery": str(delivery.pk),
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: signature(endpoint.secret, timestamp, body),
+        },
+    )
+    started = time.monotonic()
+    try:
+        with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_S) as response:
+            response.read(65536)
+            code = response.status
+    except urllib.error.HTTPError as exc:
+        code = exc.code
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        elapsed = int((time.monotonic() - started) * 1000)
+        cause = getattr(exc, "reason", exc)
+        return Attempt(False, None, elapsed, f"{type(cause).__name__}: {cause}"[:300])
+    elapsed = int((time.monotonic() - started) * 1000)
+    if 200 <= code < 300:
+        return Attempt(True, code, elapsed, "")
+    error = f"HTTP {code}" + (" (redirects are not followed)" if 300 <= code < 400 else "")
+    return Attempt(False, code, elapsed, error)
+
+
+def backoff_s(attempts: int) -> float:
+    """Exponential backoff with jitter: base·2^(n-1), at most the maximum, times 0.5–1."""
+    ceiling = min(
+        settings.WEBHOOK_BACKOFF_MAX_S, settings.WEBHOOK_BACKOFF_BASE_S * 2 ** (attempts - 1)
+    )
+    return ceiling * random.uniform(0.5, 1.0)
+
+
+@contextmanager
+def _endpoint_lock(endpoint_id: int) -> Iterator[bool]:
+    """A session advisory lock: PostgreSQL releases it by itself if the worker dies."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_CLASS, endpoint_id])
+        held = bool(cursor.fetchone()[0])
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_CLASS, endpoint_id])
+
+
+def _record_attempt(endpoint: WebhookEndpoint, delivery: Delivery, attempt: Attempt) -> None:
+    now = timezone.now()
+    delivery.attempts += 1
+    delivery.last_attempt_at = now
+    delivery.response_code = attempt.response_code
+    delivery.latency_ms = attempt.latency_ms
+    delivery.last_error = attempt.error
+    retry_for = timedelta(seconds=settings.WEBHOOK_RETRY_FOR_S)
+    if attempt.ok:
+        delivery.status = Delivery.Status.DELIVERED
+        delivery.delivered_at = now
+        if endpoint.failing_since is not None:
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
+            endpoint.failing_since = None
+    else:
+        if now - delivery.created_at >= retry_for:
+            delivery.status = Delivery.Status.FAILED
+        else:
+            delivery.next_attempt_at = now + timedelta(seconds=backoff_s(delivery.attempts))
+        if endpoint.failing_since is None:
+            endpoint.failing_since = now
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=now)
+        elif now - endpoint.failing_since >= retry_for:
+            reason = (
+                f"disabled at {now:%Y-%m-%d %H:%M} UTC: every delivery failed since "
+                f"{endpoint.failing_since:%Y-%m-%d %H:%M} UTC (last: {attempt.error})"
+            )[:300]
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+                enabled=False, disabled_reason=reason
+            )
+            endpoint.enabled = False
+            logger.warning(kv(event="webhook_disabled", endpoint=endpoint.pk))
+    delivery.save(
+        update_fields=[
+            "attempts",
+            "last_attempt_at",
+            "response_code",
+            "latency_ms",
+            "last_error",
+            "status",
+            "delivered_at",
+            "next_attempt_at",
+        ]
+    )
+    logger.info(
+        kv(
+            event="webhook_attempt",
+            endpoint=endpoint.pk,
+            delivery=delivery.pk,
+            event_id=delivery.event.event_id,
+            type=delivery.event.type,
+            status=delivery.status,
+            code=attempt.response_code or "",
+            ms=attempt.latency_ms,
+            error=attempt.error,
+        )
+    )
+
+
+def _due_delivery(endpoint_id: int) -> Delivery | None:
+    return (
+        Delivery.objects.filter(endpoint_id=endpoint_id, status=Delivery.Status.PENDING)
+        .select_related("event")
+        .order_by("id")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class DeliveryRun:
+    delivered: int = 0
+    failed_attempts: int = 0
+    busy: bool = False  # another worker holds this endpoint
+    retry_in_s: float | None = None  # this run failed the head of the line: retry it then
+
+
+def deliver_pending(endpoint_id: int) -> DeliveryRun:
+    """Send the endpoint's pending deliveries oldest first. The first that fails stops the run
+    (the ones after it wait: order per destination), to be retried at its next_attempt_at."""
+    delivered = failed = 0
+    with _endpoint_lock(endpoint_id) as held:
+        if not held:
+            return DeliveryRun(busy=True)
+        while True:
+            endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True).first()
+            delivery = _due_delivery(endpoint_id) if endpoint is not None else None
+            if endpoint is None or delivery is None:
+                return DeliveryRun(delivered, failed)
+            if delivery.next_attempt_at > timezone.now():
+                # Its retry was scheduled by the run that failed it (and the sweep backs that up).
+                return DeliveryRun(delivered, failed)
+            attempt = post_event(endpoint, delivery)
+            _record_attempt(endpoint, delivery, attempt)
+            if attempt.ok:
+                delivered += 1
+            elif delivery.status == Delivery.Status.PENDING:
+                return DeliveryRun(
+                    delivered,
+                    failed + 1,
+                    retry_in_s=(delivery.next_attempt_at - timezone.now()).total_seconds(),
+                )
+            else:
+                failed += 1  # given up: the next one may go
+
+
+def endpoints_due(now: datetime | None = None) -> list[int]:
+    """Enabled endpoints with a pending delivery due now: what the sweep re-queues."""
+    now = now or timezone.now()
+    return sorted(
+        set(
+            Delivery.objects.filter(
+                status=Delivery.Status.PENDING,
+                next_attempt_at__lte=now,
+                endpoint__enabled=True,
+            ).values_list("endpoint_id", flat=True)
+        )
+    )
+
+
+def sweep_outbox() -> list[int]:
+    """Re-queue every endpoint with due deliveries: what a lost task, a dead worker or a Redis
+    restart left behind is sent from here. Duplicate tasks are harmless (the advisory lock)."""
+    due = endpoints_due()
+    if due:
+        _enqueue(due)
+    return due
+
+
+# -- endpoints ----------------------------------------------------------------------------------
+
+
+def new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+@transaction.atomic
+def create_webhook(
+    *, name: str, url: str, secret: str = "", events: list[str] | None = None,
+    cameras: list[Camera] | None = None, enabled: bool = True,
+) -> WebhookEndpoint:  # fmt: skip
+    """Add an endpoint; without a secret one is generated (shown once, by the caller)."""
+    endpoint = WebhookEndpoint(
+        name=name, url=url, secret=secret or new_secret(), events=events or [], enabled=enabled
+    )
+    endpoint.full_clean()
+    endpoint.save()
+    if cameras:
+        endpoint.cameras.set(cameras)
+    record("webhook.create", endpoint, created(snapshot(endpoint, WEBHOOK_FIELDS)))
+    logger.info(kv(event="webhook_created", endpoint=endpoint.pk))
+    return endpoint
+
+
+@transaction.atomic
+def update_webhook(
+    endpoint: WebhookEndpoint, *, cameras: list[Camera] | None = None, **changes: Any
+) -> WebhookEndpoint:
+    """Change an endpoint. Re-enabling it clears why it was disabled and resumes its deliveries;
+    an empty secret keeps the current one."""
+    if not changes.get("secret", True):
+        changes.pop("secret")
+    row = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    before = snapshot(row, WEBHOOK_FIELDS)
+    for name, value in changes.items():
+        setattr(row, name, value)
+    if changes.get("enabled") and not endpoint.enabled:
+        row.disabled_reason = ""
+        row.failing_since = None
+    row.full_clean()
+    row.save()
+    if cameras is not None:
+        row.cameras.set(cameras)
+    diff = changed(before, snapshot(row, WEBHOOK_FIELDS))
+    if diff or cameras is not None:
+        record("webhook.update", row, diff)
+    if row.enabled:
+        transaction.on_commit(lambda: _enqueue([row.pk]))
+    logger.info(kv(event="webhook_updated", endpoint=row.pk, changed=sorted(diff)))
+    return row
+
+
+@transaction.atomic
+def delete_webhook(endpoint: WebhookEndpoint) -> None:
+    record("webhook.delete", endpoint, deleted(snapshot(endpoint, WEBHOOK_FIELDS)))
+    endpoint_id = endpoint.pk
+    endpoint.delete()
+    logger.info(kv(event="webhook_deleted", endpoint=endpoint_id))
+
+
+@transaction.atomic
+def send_test_event(endpoint: WebhookEndpoint) -> Event:
+    """A `webhook.test` event for this endpoint only, through the same outbox as real ones."""
+    event = Event.objects.create(
+        type=EventType.WEBHOOK_TEST, data={"message": f"Test event for {endpoint.name}"}
+    )
+    Delivery.objects.create(event=event, endpoint=endpoint, created_at=event.created_at)
+    record("webhook.test", endpoint)
+    transaction.on_commit(lambda: _enqueue([endpoint.pk]))
+    return event
+
+
+# -- camera availability ------------------------------------------------------------------------
+
+_DOWN_STATUSES = (Camera.Status.OFFLINE, Camera.Status.ERROR, Camera.Status.CONNECTING)
+
+
+def _camera_event_data(camera: Camera, down_since: datetime | None) -> dict[str, Any]:
+    seconds = (timezone.now() - down_since).total_seconds() if down_since else None
+    return {
+        "camera": camera_summary(camera),
+        "status": camera.status,
+        "last_error": camera.last_error,
+        "down_since": down_since.isoformat() if down_since else None,
+        "down_for_s": round(seconds, 1) if seconds is not None else None,
+    }
+
+
+def note_camera_status(camera_id: int, status: str) -> None:
+    """Called in the transaction that stores a camera's reported status. Online after an outage
+    that was announced: `camera.online`. Down: remember since when (the first report counts)."""
+    if status == Camera.Status.ONLINE:
+        row = (
+            CameraAvailability.objects.select_for_update()
+            .filter(Q(down_since__isnull=False) | Q(reported_offline=True), camera_id=camera_id)
+            .first()
+        )
+        if row is None:
+            return
+        if row.reported_offline:
+            camera = Camera.objects.get(pk=camera_id)
+            emit_event(
+                EventType.CAMERA_ONLINE,
+                camera=camera,
+                data=_camera_event_data(camera, row.down_since),
+            )
+            logger.info(kv(event="camera_back_online", camera=camera_id))
+        row.down_since = None
+        row.reported_offline = False
+        row.save()
+    elif status in _DOWN_STATUSES:
+        row, _ = CameraAvailability.objects.get_or_create(camera_id=camera_id)
+        if row.down_since is None:
+            row.down_since = timezone.now()
+            row.save(update_fields=["down_since"])
+    elif status == Camera.Status.STOPPED:
+        # Stopped on purpose is no outage; an announced one ends with the next `online`.
+        CameraAvailability.objects.filter(camera_id=camera_id).update(down_since=None)
+
+
+def check_camera_availability(now: datetime | None = None) -> list[int]:
+    """Beat: a running camera not online for CAMERA_OFFLINE_AFTER_S gets one `camera.offline`.
+    Returns the cameras announced now."""
+    now = now or timezone.now()
+    down = Camera.objects.filter(desired_state=Camera.DesiredState.RUNNING).exclude(
+        status=Camera.Status.ONLINE
+    )
+    # Cameras that went down without a report through record_status (start_stream sets
+    # `connecting` directly) are counted from now.
+    known = set(
+        CameraAvailability.objects.filter(camera__in=down, down_since__isnull=False).values_list(
+            "camera_id", flat=True
+        )
+    )
+    for camera_id in down.exclude(pk__in=known).values_list("pk", flat=True):
+        CameraAvailability.objects.get_or_create(camera_id=camera_id)
+        CameraAvailability.objects.filter(camera_id=camera_id, down_since__isnull=True).update(
+            down_since=now
+        )
+    cutoff = now - timedelta(seconds=settings.CAMERA_OFFLINE_AFTER_S)
+    announced = []
+    candidates = CameraAvailability.objects.filter(
+        camera__in=down, down_since__lte=cutoff, reported_offline=False
+    ).values_list("camera_id", flat=True)
+    for camera_id in candidates:
+        with transaction.atomic():
+            row = (
+                CameraAvailability.objects.select_for_update(skip_locked=True)
+                .filter(camera_id=camera_id, reported_offline=False, down_since__lte=cutoff)
+                .first()
+            )
+            camera = Camera.objects.filter(pk=camera_id).first()
+            if row is None or camera is None or camera.status == Camera.Status.ONLINE:
+                continue
+            emit_event(
+                EventType.CAMERA_OFFLINE,
+                camera=camera,
+                data=_camera_event_data(camera, row.down_since),
+            )
+            row.reported_offline = True
+            row.save(update_fields=["reported_offline"])
+            announced.append(camera_id)
+            logger.info(kv(event="camera_offline_announced", camera=camera_id))
+    return announced
