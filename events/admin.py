@@ -13,6 +13,7 @@ from .models import SUBSCRIBABLE_EVENTS, Delivery, Event, EventType, WebhookEndp
 
 
 class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(label="URL", max_length=2000, assume_scheme="https")
     secret = forms.CharField(
         widget=forms.PasswordInput(render_value=False),
         required=False,

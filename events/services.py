@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from audit.services import changed, created, deleted, record, snapshot
+from audit.services import MASK, changed, created, deleted, record, snapshot
 from cameras.models import Camera
 from detection.logfmt import kv
 
@@ -335,6 +335,7 @@ def update_webhook(
         changes.pop("secret")
     row = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
     before = snapshot(row, WEBHOOK_FIELDS)
+    new_secret = "secret" in changes and changes["secret"] != row.secret
     for name, value in changes.items():
         setattr(row, name, value)
     if changes.get("enabled") and not endpoint.enabled:
@@ -345,6 +346,8 @@ def update_webhook(
     if cameras is not None:
         row.cameras.set(cameras)
     diff = changed(before, snapshot(row, WEBHOOK_FIELDS))
+    if new_secret:  # masked, both sides look alike: the log still says it was replaced
+        diff["secret"] = [MASK, f"{MASK} (replaced)"]
     if diff or cameras is not None:
         record("webhook.update", row, diff)
     if row.enabled:
