@@ -7,6 +7,8 @@ from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 
+from accounts.permissions import is_operator, needs_2fa_setup
+
 from . import services
 from .destinations import check_webhook_url
 from .models import SUBSCRIBABLE_EVENTS, Delivery, Event, EventType, WebhookEndpoint
@@ -58,9 +60,32 @@ class DeliveryInline(admin.TabularInline):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Delivery]:
         return super().get_queryset(request).select_related("event")
 
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return is_operator(request.user)
+
+
+class OperatorsAdmin(admin.ModelAdmin):
+    """Operators manage webhooks here as they do through the API (IsOperator), whatever model
+    permissions their account was granted before this app existed."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_operator(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return is_operator(request.user)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return is_operator(request.user) and not needs_2fa_setup(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self.has_add_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self.has_add_permission(request)
+
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(OperatorsAdmin):
     form = WebhookEndpointForm
     list_display = ["name", "url", "enabled", "failing_since", "disabled_reason"]
     list_filter = ["enabled"]
@@ -98,11 +123,14 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         self.message_user(request, f"Queued {queryset.count()} test event(s).", messages.SUCCESS)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(OperatorsAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 
