@@ -381,8 +381,11 @@ def send_test_event(endpoint: WebhookEndpoint) -> Event:
 _DOWN_STATUSES = (Camera.Status.OFFLINE, Camera.Status.ERROR, Camera.Status.CONNECTING)
 
 
-def _camera_event_data(camera: Camera, down_since: datetime | None) -> dict[str, Any]:
-    seconds = (timezone.now() - down_since).total_seconds() if down_since else None
+def _camera_event_data(
+    camera: Camera, down_since: datetime | None, now: datetime | None = None
+) -> dict[str, Any]:
+    now = now or timezone.now()
+    seconds = (now - down_since).total_seconds() if down_since else None
     return {
         "camera": camera_summary(camera),
         "status": camera.status,
@@ -461,7 +464,7 @@ def check_camera_availability(now: datetime | None = None) -> list[int]:
             emit_event(
                 EventType.CAMERA_OFFLINE,
                 camera=camera,
-                data=_camera_event_data(camera, row.down_since),
+                data=_camera_event_data(camera, row.down_since, now),
             )
             row.reported_offline = True
             row.save(update_fields=["reported_offline"])
