@@ -63,8 +63,9 @@ def create_alert(
         name = f"camera{camera_id}-{created_at:%H%M%S%f}.jpg"
         alert.snapshot.save(name, ContentFile(snapshot_jpeg), save=False)
     try:
-        # The row and its alert.created outbox event commit together, or neither does.
-        with transaction.atomic():
+        # The row and its alert.created outbox event commit together, or neither does. No
+        # savepoint inside a caller's transaction: a failure here fails that transaction anyway.
+        with transaction.atomic(savepoint=False):
             alert.save()
             emit_event(EventType.ALERT_CREATED, camera=camera, data=alert_event(alert)["alert"])
     except Exception:
