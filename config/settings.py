@@ -186,6 +186,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("OUTBOX_SWEEP_S", default=10.0),
     },
     "check-cameras-offline": {"task": "events.tasks.check_cameras_offline", "schedule": 2.0},
+    "mqtt-discovery": {
+        "task": "events.tasks.publish_mqtt_discovery",
+        "schedule": env.float("MQTT_DISCOVERY_S", default=300.0),
+    },
 }
 
 # Detection and media.
@@ -209,6 +213,11 @@ WEBHOOK_BACKOFF_MAX_S = env.float("WEBHOOK_BACKOFF_MAX_S", default=600.0)
 WEBHOOK_RETRY_FOR_S = env.float("WEBHOOK_RETRY_FOR_S", default=24 * 3600.0)
 # Webhook URLs to loopback, link-local and private addresses are refused unless this is on.
 WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+# MQTT: empty, off; else mqtt://[user:password@]host[:port] (mqtts:// for TLS).
+MQTT_URL = env("MQTT_URL", default="")
+MQTT_TOPIC_PREFIX = env("MQTT_TOPIC_PREFIX", default="skylark")
+MQTT_DISCOVERY_PREFIX = env("MQTT_DISCOVERY_PREFIX", default="homeassistant")
+MQTT_TIMEOUT_S = env.float("MQTT_TIMEOUT_S", default=5.0)
 
 # Operations.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")  # empty: /metrics answers loopback clients only

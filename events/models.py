@@ -65,14 +65,26 @@ class WebhookEndpoint(models.Model):
 
 
 class Delivery(models.Model):
+    """One event on its way to one destination: a webhook endpoint, or the MQTT broker."""
+
     class Status(models.TextChoices):
         PENDING = "pending", "pending"
         DELIVERED = "delivered", "delivered"
         FAILED = "failed", "failed (gave up)"
 
+    class Target(models.TextChoices):
+        WEBHOOK = "webhook", "webhook"
+        MQTT = "mqtt", "MQTT broker"
+
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    target = models.CharField(max_length=8, choices=Target.choices, default=Target.WEBHOOK)
     endpoint = models.ForeignKey(
-        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+        WebhookEndpoint,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        help_text="The webhook endpoint; none for MQTT.",
     )
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
@@ -91,14 +103,21 @@ class Delivery(models.Model):
         verbose_name_plural = "deliveries"
         indexes = [
             models.Index(
-                fields=["endpoint", "id"],
+                fields=["target", "endpoint", "id"],
                 condition=models.Q(status="pending"),
                 name="delivery_pending_by_endpoint",
             )
         ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(target="webhook", endpoint__isnull=False)
+                | models.Q(target="mqtt", endpoint__isnull=True),
+                name="delivery_webhook_has_endpoint",
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.event} → {self.endpoint} ({self.status})"
+        return f"{self.event} → {self.endpoint or self.target} ({self.status})"
 
 
 class CameraAvailability(models.Model):

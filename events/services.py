@@ -9,7 +9,7 @@ import secrets
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +25,7 @@ from audit.services import MASK, changed, created, deleted, record, snapshot
 from cameras.models import Camera
 from detection.logfmt import kv
 
+from . import mqtt
 from .destinations import refused_address
 from .models import CameraAvailability, Delivery, Event, EventType, WebhookEndpoint
 from .signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
@@ -33,8 +34,10 @@ logger = logging.getLogger("skylark.events")
 
 # The fields operators set; `secret` is masked in the audit log (audit.services.masked).
 WEBHOOK_FIELDS = ("name", "url", "secret", "events", "enabled")
-# pg_try_advisory_lock(class, endpoint id): one deliverer per endpoint keeps its order.
+# pg_try_advisory_lock(class, endpoint id, or 0 for MQTT): one deliverer per destination keeps
+# its order.
 _LOCK_CLASS = 0x5E7E
+_MQTT_LOCK_ID = 0
 USER_AGENT = "Skylark-Webhooks/1"
 
 
@@ -56,23 +59,34 @@ def emit_event(type: str, *, camera: Camera | None, data: dict[str, Any]) -> Eve
     event = Event.objects.create(type=type, camera=camera, data=data)
     endpoints = WebhookEndpoint.objects.filter(enabled=True).prefetch_related("cameras")
     wanted = [endpoint.pk for endpoint in endpoints if _wants(endpoint, event)]
+    to_mqtt = mqtt.enabled() and type in mqtt.MQTT_EVENTS
     Delivery.objects.bulk_create(
-        Delivery(event=event, endpoint_id=pk, created_at=event.created_at) for pk in wanted
+        [Delivery(event=event, endpoint_id=pk, created_at=event.created_at) for pk in wanted]
+        + (
+            [Delivery(event=event, target=Delivery.Target.MQTT, created_at=event.created_at)]
+            if to_mqtt
+            else []
+        )
     )
-    if wanted:
-        transaction.on_commit(lambda: _enqueue(wanted))
+    if wanted or to_mqtt:
+        transaction.on_commit(lambda: _enqueue(wanted, to_mqtt=to_mqtt))
     return event
 
 
-def _enqueue(endpoint_ids: list[int]) -> None:
+def _enqueue(endpoint_ids: list[int], *, to_mqtt: bool = False) -> None:
     """Ask workers to deliver now. If the broker is down the rows wait for the sweep."""
-    from .tasks import deliver_webhooks
+    from .tasks import deliver_mqtt, deliver_webhooks
 
-    for endpoint_id in endpoint_ids:
+    calls: list[tuple[Any, tuple[int, ...]]] = [
+        (deliver_webhooks, (endpoint_id,)) for endpoint_id in endpoint_ids
+    ]
+    if to_mqtt:
+        calls.append((deliver_mqtt, ()))
+    for task, args in calls:
         try:
-            deliver_webhooks.delay(endpoint_id)
+            task.delay(*args)
         except Exception as exc:  # noqa: BLE001 - any broker failure: the sweep re-queues
-            logger.warning(kv(event="webhook_enqueue_failed", endpoint=endpoint_id, error=exc))
+            logger.warning(kv(event="delivery_enqueue_failed", task=task.name, error=exc))
 
 
 def camera_summary(camera: Camera) -> dict[str, Any]:
@@ -159,20 +173,20 @@ def backoff_s(attempts: int) -> float:
 
 
 @contextmanager
-def _endpoint_lock(endpoint_id: int) -> Iterator[bool]:
-    """A session advisory lock: PostgreSQL releases it by itself if the worker dies."""
+def _outbox_lock(lock_id: int) -> Iterator[bool]:
+    """A session advisory lock per destination: PostgreSQL frees it by itself if the worker dies."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_CLASS, endpoint_id])
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_CLASS, lock_id])
         held = bool(cursor.fetchone()[0])
     try:
         yield held
     finally:
         if held:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_CLASS, endpoint_id])
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_CLASS, lock_id])
 
 
-def _record_attempt(endpoint: WebhookEndpoint, delivery: Delivery, attempt: Attempt) -> None:
+def _record_attempt(endpoint: WebhookEndpoint | None, delivery: Delivery, attempt: Attempt) -> None:
     now = timezone.now()
     delivery.attempts += 1
     delivery.last_attempt_at = now
@@ -183,7 +197,7 @@ def _record_attempt(endpoint: WebhookEndpoint, delivery: Delivery, attempt: Atte
     if attempt.ok:
         delivery.status = Delivery.Status.DELIVERED
         delivery.delivered_at = now
-        if endpoint.failing_since is not None:
+        if endpoint is not None and endpoint.failing_since is not None:
             WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
             endpoint.failing_since = None
     else:
@@ -191,7 +205,9 @@ def _record_attempt(endpoint: WebhookEndpoint, delivery: Delivery, attempt: Atte
             delivery.status = Delivery.Status.FAILED
         else:
             delivery.next_attempt_at = now + timedelta(seconds=backoff_s(delivery.attempts))
-        if endpoint.failing_since is None:
+        if endpoint is None:
+            pass  # MQTT: the broker is configured, not managed; nothing to disable
+        elif endpoint.failing_since is None:
             endpoint.failing_since = now
             WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=now)
         elif now - endpoint.failing_since >= retry_for:
@@ -218,8 +234,9 @@ def _record_attempt(endpoint: WebhookEndpoint, delivery: Delivery, attempt: Atte
     )
     logger.info(
         kv(
-            event="webhook_attempt",
-            endpoint=endpoint.pk,
+            event="delivery_attempt",
+            target=delivery.target,
+            endpoint=endpoint.pk if endpoint is not None else "",
             delivery=delivery.pk,
             event_id=delivery.event.event_id,
             type=delivery.event.type,
@@ -231,9 +248,12 @@ def _record_attempt(endpoint: WebhookEndpoint, delivery: Delivery, attempt: Atte
     )
 
 
-def _due_delivery(endpoint_id: int) -> Delivery | None:
+def _head(target: str, endpoint_id: int | None) -> Delivery | None:
+    """The oldest pending delivery of one destination: the head of its line."""
     return (
-        Delivery.objects.filter(endpoint_id=endpoint_id, status=Delivery.Status.PENDING)
+        Delivery.objects.filter(
+            target=target, endpoint_id=endpoint_id, status=Delivery.Status.PENDING
+        )
         .select_related("event")
         .order_by("id")
         .first()
@@ -244,60 +264,93 @@ def _due_delivery(endpoint_id: int) -> Delivery | None:
 class DeliveryRun:
     delivered: int = 0
     failed_attempts: int = 0
-    busy: bool = False  # another worker holds this endpoint
+    busy: bool = False  # another worker holds this destination
     retry_in_s: float | None = None  # this run failed the head of the line: retry it then
 
 
-def deliver_pending(endpoint_id: int) -> DeliveryRun:
-    """Send the endpoint's pending deliveries oldest first. The first that fails stops the run
-    (the ones after it wait: order per destination), to be retried at its next_attempt_at."""
+def _deliver_in_order(
+    lock_id: int,
+    head: Callable[[], tuple[WebhookEndpoint | None, Delivery] | None],
+    send: Callable[[WebhookEndpoint | None, Delivery], Attempt],
+) -> DeliveryRun:
+    """Send a destination's pending deliveries oldest first, one worker at a time. The first
+    that fails stops the run (the ones after it wait: order per destination), to be retried at
+    its next_attempt_at; one given up on lets the next go."""
     delivered = failed = 0
-    with _endpoint_lock(endpoint_id) as held:
+    with _outbox_lock(lock_id) as held:
         if not held:
             return DeliveryRun(busy=True)
-        while True:
-            endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True).first()
-            delivery = _due_delivery(endpoint_id) if endpoint is not None else None
-            if endpoint is None or delivery is None:
-                return DeliveryRun(delivered, failed)
+        while (line := head()) is not None:
+            endpoint, delivery = line
             if delivery.next_attempt_at > timezone.now():
                 # Its retry was scheduled by the run that failed it (and the sweep backs that up).
-                return DeliveryRun(delivered, failed)
-            attempt = post_event(endpoint, delivery)
+                break
+            attempt = send(endpoint, delivery)
             _record_attempt(endpoint, delivery, attempt)
             if attempt.ok:
                 delivered += 1
             elif delivery.status == Delivery.Status.PENDING:
-                return DeliveryRun(
-                    delivered,
-                    failed + 1,
-                    retry_in_s=(delivery.next_attempt_at - timezone.now()).total_seconds(),
-                )
+                wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
+                return DeliveryRun(delivered, failed + 1, retry_in_s=wait)
             else:
-                failed += 1  # given up: the next one may go
+                failed += 1
+    return DeliveryRun(delivered, failed)
 
 
-def endpoints_due(now: datetime | None = None) -> list[int]:
-    """Enabled endpoints with a pending delivery due now: what the sweep re-queues."""
-    now = now or timezone.now()
-    return sorted(
+def deliver_pending(endpoint_id: int) -> DeliveryRun:
+    """Deliver a webhook endpoint's pending events, in order (nothing while it is disabled)."""
+
+    def head() -> tuple[WebhookEndpoint | None, Delivery] | None:
+        endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True).first()
+        delivery = _head(Delivery.Target.WEBHOOK, endpoint_id) if endpoint else None
+        return (endpoint, delivery) if delivery is not None else None
+
+    def send(endpoint: WebhookEndpoint | None, delivery: Delivery) -> Attempt:
+        assert endpoint is not None
+        return post_event(endpoint, delivery)
+
+    return _deliver_in_order(endpoint_id, head, send)
+
+
+def deliver_mqtt_pending() -> DeliveryRun:
+    """Publish the pending MQTT deliveries, in order, over one broker connection."""
+
+    def head() -> tuple[WebhookEndpoint | None, Delivery] | None:
+        delivery = _head(Delivery.Target.MQTT, None)
+        return (None, delivery) if delivery is not None else None
+
+    with mqtt.Publisher() as publisher:
+
+        def send(endpoint: WebhookEndpoint | None, delivery: Delivery) -> Attempt:
+            started = time.monotonic()
+            try:
+                publisher.publish(mqtt.event_messages(delivery.event, payload(delivery.event)))
+            except mqtt.PublishError as exc:
+                elapsed = int((time.monotonic() - started) * 1000)
+                return Attempt(False, None, elapsed, str(exc)[:300])
+            return Attempt(True, None, int((time.monotonic() - started) * 1000), "")
+
+        return _deliver_in_order(_MQTT_LOCK_ID, head, send)
+
+
+def sweep_outbox(now: datetime | None = None) -> list[int]:
+    """Re-queue every destination with due deliveries: what a lost task, a dead worker or a
+    Redis restart left behind is sent from here. Duplicate tasks are harmless (the lock).
+    Returns the webhook endpoints re-queued."""
+    due = Delivery.objects.filter(
+        status=Delivery.Status.PENDING, next_attempt_at__lte=now or timezone.now()
+    )
+    endpoints = sorted(
         set(
-            Delivery.objects.filter(
-                status=Delivery.Status.PENDING,
-                next_attempt_at__lte=now,
-                endpoint__enabled=True,
-            ).values_list("endpoint_id", flat=True)
+            due.filter(target=Delivery.Target.WEBHOOK, endpoint__enabled=True).values_list(
+                "endpoint_id", flat=True
+            )
         )
     )
-
-
-def sweep_outbox() -> list[int]:
-    """Re-queue every endpoint with due deliveries: what a lost task, a dead worker or a Redis
-    restart left behind is sent from here. Duplicate tasks are harmless (the advisory lock)."""
-    due = endpoints_due()
-    if due:
-        _enqueue(due)
-    return due
+    to_mqtt = due.filter(target=Delivery.Target.MQTT).exists()
+    if endpoints or to_mqtt:
+        _enqueue([pk for pk in endpoints if pk is not None], to_mqtt=to_mqtt)
+    return [pk for pk in endpoints if pk is not None]
 
 
 # -- endpoints ----------------------------------------------------------------------------------

@@ -1,9 +1,21 @@
 """Celery glue for events out: deliver one endpoint's outbox, sweep for what was left behind,
 and announce cameras that stayed offline."""
 
+import logging
+
 from celery import shared_task
 
-from .services import check_camera_availability, deliver_pending, sweep_outbox
+from detection.logfmt import kv
+
+from . import mqtt
+from .services import (
+    check_camera_availability,
+    deliver_mqtt_pending,
+    deliver_pending,
+    sweep_outbox,
+)
+
+logger = logging.getLogger("skylark.events")
 
 
 @shared_task(ignore_result=True)
@@ -25,3 +37,32 @@ def sweep_webhook_outbox() -> None:
 def check_cameras_offline() -> None:
     """Beat, every few seconds: one camera.offline per camera down CAMERA_OFFLINE_AFTER_S."""
     check_camera_availability()
+
+
+@shared_task(ignore_result=True)
+def deliver_mqtt() -> None:
+    """Publish the pending MQTT deliveries in order; on failure, come back when the head is due."""
+    run = deliver_mqtt_pending()
+    if run.retry_in_s is not None:
+        deliver_mqtt.apply_async(countdown=max(run.retry_in_s, 0.0))
+
+
+@shared_task(ignore_result=True)
+def publish_mqtt_discovery(camera_ids: list[int] | None = None) -> None:
+    """Home Assistant discovery, retained: after a camera is saved, and from beat every
+    MQTT_DISCOVERY_S (a broker that lost its retained messages gets them again)."""
+    if mqtt.enabled():
+        try:
+            mqtt.publish_discovery(camera_ids)
+        except mqtt.PublishError as exc:
+            logger.warning(kv(event="mqtt_discovery_failed", error=exc))
+
+
+@shared_task(ignore_result=True)
+def remove_mqtt_discovery(camera_id: int) -> None:
+    """A deleted camera's device leaves Home Assistant."""
+    if mqtt.enabled():
+        try:
+            mqtt.remove_discovery(camera_id)
+        except mqtt.PublishError as exc:
+            logger.warning(kv(event="mqtt_discovery_failed", error=exc))

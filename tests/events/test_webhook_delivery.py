@@ -295,7 +295,7 @@ def test_the_secret_never_reaches_the_logs_or_the_audit_log(
     services.deliver_pending(endpoint.pk)
     services.update_webhook(endpoint, secret="whsec_another-secret-abcdefghij")
 
-    assert "event=webhook_attempt" in caplog.text
+    assert "event=delivery_attempt target=webhook" in caplog.text
     assert SECRET not in caplog.text and "another-secret" not in caplog.text
     entries = json.dumps(list(AuditEntry.objects.values_list("changes", flat=True)))
     assert SECRET not in entries and "another-secret" not in entries
