@@ -93,13 +93,14 @@ def current_status(camera: Camera) -> str | None:
 
 def discovery_messages(camera: Camera) -> list[Message]:
     """Home Assistant discovery for one camera (retained), and its current status."""
-    device = {
+    device: dict[str, Any] = {
         "identifiers": [device_id(camera.pk)],
         "name": camera.name,
         "manufacturer": "Skylark",
         "model": "IP camera",
-        "suggested_area": camera.location or None,
     }
+    if camera.location:
+        device["suggested_area"] = camera.location
     status_topic = topic(camera.pk, "status")
     face = {
         "name": "Face detected",

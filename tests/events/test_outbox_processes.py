@@ -4,6 +4,7 @@ nothing: every event arrives at least once, repeats carry the same event id, the
 endpoint holds. And a camera down for CAMERA_OFFLINE_AFTER_S reaches the receiver as
 camera.offline within 5 s more, then camera.online."""
 
+import json
 import time
 
 import pytest
@@ -13,6 +14,7 @@ from cameras.models import Camera
 from cameras.services import record_status
 from events import services
 from events.models import Delivery, Event
+from tests.support.mqtt_broker import MosquittoBroker, Subscriber
 from tests.support.processes import CeleryBeat, CeleryWorker, child_env
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import wait_for
@@ -24,16 +26,39 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 OFFLINE_AFTER_S = 3
 
 
+def use_celery_broker(url: str) -> str:
+    """Point this process's task sends at `url` (the workers' broker); returns the old one."""
+    from config.celery import app
+
+    before = app.conf.broker_url
+    app.conf.broker_url = url
+    app._pool = None  # the connection and producer pools were made for the old URL
+    if "amqp" in app.__dict__:
+        app.amqp._producer_pool = None
+    return before
+
+
 @pytest.fixture
-def broker(tmp_path):
+def broker(tmp_path, settings):
+    """A private Redis as the Celery broker of the workers, beat and this test process alike."""
     server = RedisServer(tmp_path).start()
+    before = use_celery_broker(server.url)
+    yield server
+    use_celery_broker(before)
+    server.stop()
+
+
+@pytest.fixture
+def mosquitto(tmp_path):
+    server = MosquittoBroker(tmp_path).start()
     yield server
     server.stop()
 
 
 @pytest.fixture
-def processes(broker, process_logs, allow_private):
+def processes(broker, mosquitto, process_logs, allow_private):
     env = child_env(
+        MQTT_URL=mosquitto.url,
         REDIS_URL=broker.url,
         CELERY_BROKER_URL=broker.url,
         WEBHOOK_ALLOW_PRIVATE="1",
@@ -141,3 +166,29 @@ def test_camera_offline_then_online_reach_the_receiver(processes, receiver, came
     assert offline["camera"] == online["camera"] == camera.pk
     time.sleep(2)
     assert len(receiver.events()) == 2  # one of each
+
+
+def test_a_new_camera_and_its_alerts_reach_mqtt_through_the_worker(processes, mosquitto, settings):
+    settings.MQTT_URL = mosquitto.url  # this process saves the camera and the alert
+    subscriber = Subscriber(mosquitto.port, ["skylark/#", "homeassistant/#"])
+    try:
+        processes()
+        camera = Camera.objects.create(name="Porch", url="rtsp://porch.local/s")  # committed
+
+        config = f"homeassistant/binary_sensor/skylark_camera{camera.pk}/face/config"
+        wait_for(lambda: subscriber.on(config), 10, "discovery for the new camera")
+        create_alert(camera=camera, face_count=1, boxes=[])
+        topic = f"skylark/{camera.pk}/alert"
+        wait_for(lambda: subscriber.on(topic), 10, "the alert on MQTT")
+
+        [message] = subscriber.on(topic)
+        assert json.loads(message.payload)["type"] == "alert.created"
+        late = Subscriber(mosquitto.port, [config])  # retained: a late subscriber gets it too
+        try:
+            wait_for(lambda: late.on(config), 5, "the retained discovery config")
+            assert late.on(config)[0].retain
+        finally:
+            late.close()
+        assert Delivery.objects.get(target="mqtt").status == "delivered"
+    finally:
+        subscriber.close()
