@@ -186,6 +186,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("OUTBOX_SWEEP_S", default=10.0),
     },
     "check-cameras-offline": {"task": "events.tasks.check_cameras_offline", "schedule": 2.0},
+    "prune-events": {"task": "events.tasks.prune_expired_events", "schedule": 24 * 3600.0},
     "mqtt-discovery": {
         "task": "events.tasks.publish_mqtt_discovery",
         "schedule": env.float("MQTT_DISCOVERY_S", default=300.0),
@@ -213,6 +214,8 @@ WEBHOOK_BACKOFF_MAX_S = env.float("WEBHOOK_BACKOFF_MAX_S", default=600.0)
 WEBHOOK_RETRY_FOR_S = env.float("WEBHOOK_RETRY_FOR_S", default=24 * 3600.0)
 # Webhook URLs to loopback, link-local and private addresses are refused unless this is on.
 WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+# Events (and their delivery log) older than this are pruned daily, once delivered or given up.
+EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=30)
 # MQTT: empty, off; else mqtt://[user:password@]host[:port] (mqtts:// for TLS).
 MQTT_URL = env("MQTT_URL", default="")
 MQTT_TOPIC_PREFIX = env("MQTT_TOPIC_PREFIX", default="skylark")

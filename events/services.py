@@ -277,24 +277,29 @@ def _deliver_in_order(
     that fails stops the run (the ones after it wait: order per destination), to be retried at
     its next_attempt_at; one given up on lets the next go."""
     delivered = failed = 0
-    with _outbox_lock(lock_id) as held:
-        if not held:
-            return DeliveryRun(busy=True)
-        while (line := head()) is not None:
-            endpoint, delivery = line
-            if delivery.next_attempt_at > timezone.now():
-                # Its retry was scheduled by the run that failed it (and the sweep backs that up).
-                break
-            attempt = send(endpoint, delivery)
-            _record_attempt(endpoint, delivery, attempt)
-            if attempt.ok:
-                delivered += 1
-            elif delivery.status == Delivery.Status.PENDING:
-                wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
-                return DeliveryRun(delivered, failed + 1, retry_in_s=wait)
-            else:
-                failed += 1
-    return DeliveryRun(delivered, failed)
+    while True:
+        with _outbox_lock(lock_id) as held:
+            if not held:
+                return DeliveryRun(delivered, failed, busy=True)
+            while (line := head()) is not None:
+                endpoint, delivery = line
+                if delivery.next_attempt_at > timezone.now():
+                    # Its retry was scheduled by the run that failed it (the sweep backs it up).
+                    break
+                attempt = send(endpoint, delivery)
+                _record_attempt(endpoint, delivery, attempt)
+                if attempt.ok:
+                    delivered += 1
+                elif delivery.status == Delivery.Status.PENDING:
+                    wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
+                    return DeliveryRun(delivered, failed + 1, retry_in_s=wait)
+                else:
+                    failed += 1
+        # A delivery committed after our last look, whose own task found the lock taken and
+        # left, would otherwise wait for the sweep: look once more now that the lock is free.
+        line = head()
+        if line is None or line[1].next_attempt_at > timezone.now():
+            return DeliveryRun(delivered, failed)
 
 
 def deliver_pending(endpoint_id: int) -> DeliveryRun:
@@ -351,6 +356,17 @@ def sweep_outbox(now: datetime | None = None) -> list[int]:
     if endpoints or to_mqtt:
         _enqueue([pk for pk in endpoints if pk is not None], to_mqtt=to_mqtt)
     return [pk for pk in endpoints if pk is not None]
+
+
+def prune_events(*, older_than_days: float) -> int:
+    """Delete events (with their deliveries) older than the retention, except those still on
+    their way somewhere; how many went."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    pending = Delivery.objects.filter(status=Delivery.Status.PENDING).values("event_id")
+    deleted, _ = Event.objects.filter(created_at__lt=cutoff).exclude(pk__in=pending).delete()
+    if deleted:
+        logger.info(kv(event="events_pruned", rows=deleted, older_than_days=older_than_days))
+    return deleted
 
 
 # -- endpoints ----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ and announce cameras that stayed offline."""
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
 from detection.logfmt import kv
 
@@ -12,6 +13,7 @@ from .services import (
     check_camera_availability,
     deliver_mqtt_pending,
     deliver_pending,
+    prune_events,
     sweep_outbox,
 )
 
@@ -66,3 +68,9 @@ def remove_mqtt_discovery(camera_id: int) -> None:
             mqtt.remove_discovery(camera_id)
         except mqtt.PublishError as exc:
             logger.warning(kv(event="mqtt_discovery_failed", error=exc))
+
+
+@shared_task(ignore_result=True)
+def prune_expired_events() -> int:
+    """Daily: delete delivered (or given-up) events older than EVENT_RETENTION_DAYS."""
+    return prune_events(older_than_days=settings.EVENT_RETENTION_DAYS)

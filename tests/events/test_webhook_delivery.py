@@ -301,3 +301,15 @@ def test_the_secret_never_reaches_the_logs_or_the_audit_log(
     assert SECRET not in entries and "another-secret" not in entries
     update = AuditEntry.objects.get(action="webhook.update")
     assert update.changes == {"secret": ["***", "*** (replaced)"]}
+
+
+def test_old_events_are_pruned_once_nothing_is_pending(endpoint, receiver, camera):
+    delivered, pending, recent = alert_on(camera), alert_on(camera), alert_on(camera)
+    Delivery.objects.filter(event__data__id=delivered.pk).update(status="delivered")
+    Delivery.objects.filter(event__data__id=recent.pk).update(status="delivered")
+    old = timezone.now() - timedelta(days=31)
+    Event.objects.filter(data__id__in=[delivered.pk, pending.pk]).update(created_at=old)
+
+    assert services.prune_events(older_than_days=30) == 2  # the event and its delivery
+
+    assert sorted(Event.objects.values_list("data__id", flat=True)) == [pending.pk, recent.pk]
