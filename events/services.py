@@ -1,6 +1,7 @@
 """Events out: write an event and its outbox rows inside the caller's transaction (emit_event),
-deliver them to webhook endpoints in order with retries (deliver_pending), manage endpoints, and
-turn camera status into one camera.offline / camera.online per outage."""
+deliver them in order with retries to webhook endpoints (deliver_pending) and the MQTT broker
+(deliver_mqtt_pending), manage endpoints, and turn camera status into one camera.offline /
+camera.online per outage."""
 
 import json
 import logging
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import redis
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
@@ -23,6 +25,7 @@ from django.utils import timezone
 
 from audit.services import MASK, changed, created, deleted, record, snapshot
 from cameras.models import Camera
+from config.redis import get_redis
 from detection.logfmt import kv
 
 from . import mqtt
@@ -73,20 +76,42 @@ def emit_event(type: str, *, camera: Camera | None, data: dict[str, Any]) -> Eve
     return event
 
 
-def _enqueue(endpoint_ids: list[int], *, to_mqtt: bool = False) -> None:
-    """Ask workers to deliver now. If the broker is down the rows wait for the sweep."""
+def queued_key(destination: str) -> str:
+    """Redis key that exists while a delivery task for `destination` ("webhook:3", "mqtt") is
+    queued and not yet started: at 500 alerts/s, one queued task per destination, not 500."""
+    return f"skylark:outbox:queued:{destination}"
+
+
+# A queued task that never starts (its worker died) stops holding back new ones after this;
+# the sweep re-queues its deliveries meanwhile.
+QUEUED_TTL_S = 60
+
+
+def _enqueue(endpoint_ids: list[int], *, to_mqtt: bool = False, force: bool = False) -> None:
+    """Ask workers to deliver now, unless a task for that destination is already waiting to
+    start (it will see these rows too). If the broker is down the rows wait for the sweep."""
     from .tasks import deliver_mqtt, deliver_webhooks
 
-    calls: list[tuple[Any, tuple[int, ...]]] = [
-        (deliver_webhooks, (endpoint_id,)) for endpoint_id in endpoint_ids
+    calls: list[tuple[Any, tuple[int, ...], str]] = [
+        (deliver_webhooks, (endpoint_id,), f"webhook:{endpoint_id}") for endpoint_id in endpoint_ids
     ]
     if to_mqtt:
-        calls.append((deliver_mqtt, ()))
-    for task, args in calls:
+        calls.append((deliver_mqtt, (), "mqtt"))
+    for task, args, destination in calls:
         try:
-            task.delay(*args)
+            fresh = get_redis().set(queued_key(destination), 1, nx=True, ex=QUEUED_TTL_S)
+            if fresh or force:
+                task.delay(*args)
         except Exception as exc:  # noqa: BLE001 - any broker failure: the sweep re-queues
             logger.warning(kv(event="delivery_enqueue_failed", task=task.name, error=exc))
+
+
+def task_started(destination: str) -> None:
+    """A delivery task starts: rows committed from now on need a task of their own."""
+    try:
+        get_redis().delete(queued_key(destination))
+    except redis.RedisError as exc:  # the key expires by itself
+        logger.warning(kv(event="outbox_flag_failed", destination=destination, error=exc))
 
 
 def camera_summary(camera: Camera) -> dict[str, Any]:
@@ -354,7 +379,7 @@ def sweep_outbox(now: datetime | None = None) -> list[int]:
     )
     to_mqtt = due.filter(target=Delivery.Target.MQTT).exists()
     if endpoints or to_mqtt:
-        _enqueue([pk for pk in endpoints if pk is not None], to_mqtt=to_mqtt)
+        _enqueue([pk for pk in endpoints if pk is not None], to_mqtt=to_mqtt, force=True)
     return [pk for pk in endpoints if pk is not None]
 
 

@@ -15,6 +15,7 @@ from .services import (
     deliver_pending,
     prune_events,
     sweep_outbox,
+    task_started,
 )
 
 logger = logging.getLogger("skylark.events")
@@ -24,6 +25,7 @@ logger = logging.getLogger("skylark.events")
 def deliver_webhooks(endpoint_id: int) -> None:
     """Deliver the endpoint's pending events in order; if the head of the line must wait, come
     back when it is due (the sweep would too, but later)."""
+    task_started(f"webhook:{endpoint_id}")
     run = deliver_pending(endpoint_id)
     if run.retry_in_s is not None:
         deliver_webhooks.apply_async((endpoint_id,), countdown=max(run.retry_in_s, 0.0))
@@ -44,6 +46,7 @@ def check_cameras_offline() -> None:
 @shared_task(ignore_result=True)
 def deliver_mqtt() -> None:
     """Publish the pending MQTT deliveries in order; on failure, come back when the head is due."""
+    task_started("mqtt")
     run = deliver_mqtt_pending()
     if run.retry_in_s is not None:
         deliver_mqtt.apply_async(countdown=max(run.retry_in_s, 0.0))

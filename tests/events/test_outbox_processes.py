@@ -12,6 +12,7 @@ import pytest
 from alerts.services import create_alert
 from cameras.models import Camera
 from cameras.services import record_status
+from config.redis import get_redis
 from events import services
 from events.models import Delivery, Event
 from tests.support.mqtt_broker import MosquittoBroker, Subscriber
@@ -40,12 +41,16 @@ def use_celery_broker(url: str) -> str:
 
 @pytest.fixture
 def broker(tmp_path, settings):
-    """A private Redis as the Celery broker of the workers, beat and this test process alike."""
+    """A private Redis as the Celery broker and REDIS_URL of the workers, beat and this test
+    process alike (the outbox's "task queued" flags live in REDIS_URL)."""
     server = RedisServer(tmp_path).start()
     before = use_celery_broker(server.url)
+    settings.REDIS_URL = server.url
+    get_redis.cache_clear()
     yield server
     use_celery_broker(before)
     server.stop()
+    get_redis.cache_clear()
 
 
 @pytest.fixture
@@ -56,7 +61,14 @@ def mosquitto(tmp_path):
 
 
 @pytest.fixture
-def processes(broker, mosquitto, process_logs, allow_private):
+def sweep_s() -> float:
+    """Beat's sweep, slower than any test here: what arrives came by its own task (or retry).
+    The test that loses tasks on purpose sets it to 1 s."""
+    return 60.0
+
+
+@pytest.fixture
+def processes(broker, mosquitto, process_logs, allow_private, sweep_s):
     env = child_env(
         MQTT_URL=mosquitto.url,
         REDIS_URL=broker.url,
@@ -64,7 +76,7 @@ def processes(broker, mosquitto, process_logs, allow_private):
         WEBHOOK_ALLOW_PRIVATE="1",
         WEBHOOK_BACKOFF_BASE_S="0.2",
         WEBHOOK_BACKOFF_MAX_S="2",
-        OUTBOX_SWEEP_S="1",
+        OUTBOX_SWEEP_S=str(sweep_s),
         CAMERA_OFFLINE_AFTER_S=str(OFFLINE_AFTER_S),
     )
     started: list = []
@@ -88,6 +100,7 @@ def in_order_without_gaps(received: list[dict], expected_ids: list[str]) -> bool
     return first_seen == expected_ids
 
 
+@pytest.mark.parametrize("sweep_s", [1.0])
 def test_every_event_arrives_across_a_worker_kill_and_a_redis_restart(
     processes, broker, receiver, camera
 ):
