@@ -3,19 +3,15 @@ deliver them in order with retries to webhook endpoints (deliver_pending) and th
 (deliver_mqtt_pending), manage endpoints, and turn camera status into one camera.offline /
 camera.online per outage."""
 
-import json
 import logging
 import random
 import secrets
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import redis
 from django.conf import settings
@@ -29,9 +25,8 @@ from config.redis import get_redis
 from detection.logfmt import kv
 
 from . import mqtt
-from .destinations import refused_address
 from .models import CameraAvailability, Delivery, Event, EventType, WebhookEndpoint
-from .signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
+from .webhooks import Attempt, WebhookSender
 
 logger = logging.getLogger("skylark.events")
 
@@ -41,7 +36,6 @@ WEBHOOK_FIELDS = ("name", "url", "secret", "events", "enabled")
 # its order.
 _LOCK_CLASS = 0x5E7E
 _MQTT_LOCK_ID = 0
-USER_AGENT = "Skylark-Webhooks/1"
 
 
 # -- writing events -----------------------------------------------------------------------------
@@ -133,62 +127,6 @@ def payload(event: Event) -> dict[str, Any]:
 # -- delivering ---------------------------------------------------------------------------------
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a 3xx is answered as an error: webhooks never follow redirects
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
-@dataclass(frozen=True)
-class Attempt:
-    ok: bool
-    response_code: int | None
-    latency_ms: int
-    error: str
-
-
-def post_event(endpoint: WebhookEndpoint, delivery: Delivery) -> Attempt:
-    """One signed POST of the delivery's event to the endpoint; 2xx is success."""
-    host = urlsplit(endpoint.url).hostname or ""
-    reason = refused_address(host)
-    if reason:
-        return Attempt(False, None, 0, f"refused: {reason}")
-    body = json.dumps(payload(delivery.event), separators=(",", ":")).encode()
-    timestamp = int(time.time())
-    request = urllib.request.Request(  # noqa: S310 - http(s) only (destinations.check_webhook_url)
-        endpoint.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            "X-Skylark-Event": delivery.event.type,
-            "X-Skylark-Event-Id": str(delivery.event.event_id),
-            "X-Skylark-Delivery": str(delivery.pk),
-            TIMESTAMP_HEADER: str(timestamp),
-            SIGNATURE_HEADER: signature(endpoint.secret, timestamp, body),
-        },
-    )
-    started = time.monotonic()
-    try:
-        with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_S) as response:
-            response.read(65536)
-            code = response.status
-    except urllib.error.HTTPError as exc:
-        code = exc.code
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        elapsed = int((time.monotonic() - started) * 1000)
-        cause = getattr(exc, "reason", exc)
-        return Attempt(False, None, elapsed, f"{type(cause).__name__}: {cause}"[:300])
-    elapsed = int((time.monotonic() - started) * 1000)
-    if 200 <= code < 300:
-        return Attempt(True, code, elapsed, "")
-    error = f"HTTP {code}" + (" (redirects are not followed)" if 300 <= code < 400 else "")
-    return Attempt(False, code, elapsed, error)
-
-
 def backoff_s(attempts: int) -> float:
     """Exponential backoff with jitter: base·2^(n-1), at most the maximum, times 0.5–1."""
     ceiling = min(
@@ -211,7 +149,51 @@ def _outbox_lock(lock_id: int) -> Iterator[bool]:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_CLASS, lock_id])
 
 
-def _record_attempt(endpoint: WebhookEndpoint | None, delivery: Delivery, attempt: Attempt) -> None:
+_ATTEMPT_FIELDS = [
+    "attempts",
+    "last_attempt_at",
+    "response_code",
+    "latency_ms",
+    "last_error",
+    "status",
+    "delivered_at",
+    "next_attempt_at",
+]
+
+
+def _record_successes(
+    endpoint: WebhookEndpoint | None, sent: list[tuple[Delivery, Attempt]]
+) -> None:
+    """Mark a run of delivered rows in one UPDATE. A worker that dies before it sends them
+    again later: at least once, with the same event id."""
+    if not sent:
+        return
+    now = timezone.now()
+    for delivery, attempt in sent:
+        delivery.attempts += 1
+        delivery.last_attempt_at = delivery.delivered_at = now
+        delivery.response_code = attempt.response_code
+        delivery.latency_ms = attempt.latency_ms
+        delivery.last_error = ""
+        delivery.status = Delivery.Status.DELIVERED
+    Delivery.objects.bulk_update([d for d, _ in sent], _ATTEMPT_FIELDS)
+    if endpoint is not None and endpoint.failing_since is not None:
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
+        endpoint.failing_since = None
+    logger.info(
+        kv(
+            event="deliveries_sent",
+            target=sent[0][0].target,
+            endpoint=endpoint.pk if endpoint is not None else "",
+            count=len(sent),
+            last_event_id=sent[-1][0].event.event_id,
+        )
+    )
+
+
+def _record_failure(endpoint: WebhookEndpoint | None, delivery: Delivery, attempt: Attempt) -> None:
+    """A failed attempt: retry later with backoff, or give up after WEBHOOK_RETRY_FOR_S; an
+    endpoint failing that long is disabled, saying why."""
     now = timezone.now()
     delivery.attempts += 1
     delivery.last_attempt_at = now
@@ -219,44 +201,24 @@ def _record_attempt(endpoint: WebhookEndpoint | None, delivery: Delivery, attemp
     delivery.latency_ms = attempt.latency_ms
     delivery.last_error = attempt.error
     retry_for = timedelta(seconds=settings.WEBHOOK_RETRY_FOR_S)
-    if attempt.ok:
-        delivery.status = Delivery.Status.DELIVERED
-        delivery.delivered_at = now
-        if endpoint is not None and endpoint.failing_since is not None:
-            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
-            endpoint.failing_since = None
+    if now - delivery.created_at >= retry_for:
+        delivery.status = Delivery.Status.FAILED
     else:
-        if now - delivery.created_at >= retry_for:
-            delivery.status = Delivery.Status.FAILED
-        else:
-            delivery.next_attempt_at = now + timedelta(seconds=backoff_s(delivery.attempts))
-        if endpoint is None:
-            pass  # MQTT: the broker is configured, not managed; nothing to disable
-        elif endpoint.failing_since is None:
-            endpoint.failing_since = now
-            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=now)
-        elif now - endpoint.failing_since >= retry_for:
-            reason = (
-                f"disabled at {now:%Y-%m-%d %H:%M} UTC: every delivery failed since "
-                f"{endpoint.failing_since:%Y-%m-%d %H:%M} UTC (last: {attempt.error})"
-            )[:300]
-            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
-                enabled=False, disabled_reason=reason
-            )
-            endpoint.enabled = False
-            logger.warning(kv(event="webhook_disabled", endpoint=endpoint.pk))
-    delivery.save(
-        update_fields=[
-            "attempts",
-            "last_attempt_at",
-            "response_code",
-            "latency_ms",
-            "last_error",
-            "status",
-            "delivered_at",
-            "next_attempt_at",
-        ]
-    )
+        delivery.next_attempt_at = now + timedelta(seconds=backoff_s(delivery.attempts))
+    if endpoint is None:
+        pass  # MQTT: the broker is configured, not managed; nothing to disable
+    elif endpoint.failing_since is None:
+        endpoint.failing_since = now
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=now)
+    elif now - endpoint.failing_since >= retry_for:
+        reason = (
+            f"disabled at {now:%Y-%m-%d %H:%M} UTC: every delivery failed since "
+            f"{endpoint.failing_since:%Y-%m-%d %H:%M} UTC (last: {attempt.error})"
+        )[:300]
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(enabled=False, disabled_reason=reason)
+        endpoint.enabled = False
+        logger.warning(kv(event="webhook_disabled", endpoint=endpoint.pk))
+    delivery.save(update_fields=_ATTEMPT_FIELDS)
     logger.info(
         kv(
             event="delivery_attempt",
@@ -273,15 +235,14 @@ def _record_attempt(endpoint: WebhookEndpoint | None, delivery: Delivery, attemp
     )
 
 
-def _head(target: str, endpoint_id: int | None) -> Delivery | None:
-    """The oldest pending delivery of one destination: the head of its line."""
-    return (
+def _pending(target: str, endpoint_id: int | None, limit: int) -> list[Delivery]:
+    """The oldest pending deliveries of one destination: the head of its line."""
+    return list(
         Delivery.objects.filter(
             target=target, endpoint_id=endpoint_id, status=Delivery.Status.PENDING
         )
         .select_related("event")
-        .order_by("id")
-        .first()
+        .order_by("id")[:limit]
     )
 
 
@@ -293,61 +254,88 @@ class DeliveryRun:
     retry_in_s: float | None = None  # this run failed the head of the line: retry it then
 
 
-def _deliver_in_order(
-    lock_id: int,
-    head: Callable[[], tuple[WebhookEndpoint | None, Delivery] | None],
-    send: Callable[[WebhookEndpoint | None, Delivery], Attempt],
-) -> DeliveryRun:
+# Pending rows read per query while delivering.
+BATCH = 100
+Line = Callable[[int], tuple[WebhookEndpoint | None, list[Delivery]]]
+Send = Callable[[WebhookEndpoint | None, Delivery], Attempt]
+
+
+def _deliver_in_order(lock_id: int, line: Line, send: Send) -> DeliveryRun:
     """Send a destination's pending deliveries oldest first, one worker at a time. The first
     that fails stops the run (the ones after it wait: order per destination), to be retried at
-    its next_attempt_at; one given up on lets the next go."""
+    its next_attempt_at; one given up on lets the next go. `line(n)` gives the destination (a
+    webhook endpoint, None for MQTT) and its first n pending deliveries."""
     delivered = failed = 0
     while True:
         with _outbox_lock(lock_id) as held:
             if not held:
                 return DeliveryRun(delivered, failed, busy=True)
-            while (line := head()) is not None:
-                endpoint, delivery = line
-                if delivery.next_attempt_at > timezone.now():
-                    # Its retry was scheduled by the run that failed it (the sweep backs it up).
+            waiting = False
+            while not waiting:
+                endpoint, batch = line(BATCH)
+                if not batch:
                     break
-                attempt = send(endpoint, delivery)
-                _record_attempt(endpoint, delivery, attempt)
-                if attempt.ok:
-                    delivered += 1
-                elif delivery.status == Delivery.Status.PENDING:
-                    wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
-                    return DeliveryRun(delivered, failed + 1, retry_in_s=wait)
-                else:
+                sent: list[tuple[Delivery, Attempt]] = []
+                for delivery in batch:
+                    if delivery.next_attempt_at > timezone.now():
+                        # Its retry was scheduled by the run that failed it (the sweep backs it up).
+                        waiting = True
+                        break
+                    attempt = send(endpoint, delivery)
+                    if attempt.ok:
+                        sent.append((delivery, attempt))
+                        continue
+                    _record_successes(endpoint, sent)
+                    delivered += len(sent)
+                    sent = []
+                    _record_failure(endpoint, delivery, attempt)
+                    if delivery.status == Delivery.Status.PENDING:
+                        wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
+                        return DeliveryRun(delivered, failed + 1, retry_in_s=wait)
                     failed += 1
+                _record_successes(endpoint, sent)
+                delivered += len(sent)
         # A delivery committed after our last look, whose own task found the lock taken and
         # left, would otherwise wait for the sweep: look once more now that the lock is free.
-        line = head()
-        if line is None or line[1].next_attempt_at > timezone.now():
+        _, head = line(1)
+        if not head or head[0].next_attempt_at > timezone.now():
             return DeliveryRun(delivered, failed)
 
 
 def deliver_pending(endpoint_id: int) -> DeliveryRun:
     """Deliver a webhook endpoint's pending events, in order (nothing while it is disabled)."""
+    sender: WebhookSender | None = None
 
-    def head() -> tuple[WebhookEndpoint | None, Delivery] | None:
+    def line(limit: int) -> tuple[WebhookEndpoint | None, list[Delivery]]:
         endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True).first()
-        delivery = _head(Delivery.Target.WEBHOOK, endpoint_id) if endpoint else None
-        return (endpoint, delivery) if delivery is not None else None
+        if endpoint is None:
+            return None, []
+        return endpoint, _pending(Delivery.Target.WEBHOOK, endpoint_id, limit)
 
     def send(endpoint: WebhookEndpoint | None, delivery: Delivery) -> Attempt:
+        nonlocal sender
         assert endpoint is not None
-        return post_event(endpoint, delivery)
+        current = sender.endpoint if sender is not None else None
+        if sender is None or (
+            current is not None and (current.url, current.secret) != (endpoint.url, endpoint.secret)
+        ):
+            if sender is not None:
+                sender.close()
+            sender = WebhookSender(endpoint)
+        return sender.send(delivery, payload(delivery.event))
 
-    return _deliver_in_order(endpoint_id, head, send)
+    try:
+        return _deliver_in_order(endpoint_id, line, send)
+    finally:
+        if sender is not None:
+            sender.close()
 
 
 def deliver_mqtt_pending() -> DeliveryRun:
     """Publish the pending MQTT deliveries, in order, over one broker connection."""
 
-    def head() -> tuple[WebhookEndpoint | None, Delivery] | None:
-        delivery = _head(Delivery.Target.MQTT, None)
-        return (None, delivery) if delivery is not None else None
+    def line(limit: int) -> tuple[WebhookEndpoint | None, list[Delivery]]:
+        return None, _pending(Delivery.Target.MQTT, None, limit)
 
     with mqtt.Publisher() as publisher:
 
@@ -360,7 +348,7 @@ def deliver_mqtt_pending() -> DeliveryRun:
                 return Attempt(False, None, elapsed, str(exc)[:300])
             return Attempt(True, None, int((time.monotonic() - started) * 1000), "")
 
-        return _deliver_in_order(_MQTT_LOCK_ID, head, send)
+        return _deliver_in_order(_MQTT_LOCK_ID, line, send)
 
 
 def sweep_outbox(now: datetime | None = None) -> list[int]:
