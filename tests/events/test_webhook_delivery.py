@@ -313,3 +313,24 @@ def test_old_events_are_pruned_once_nothing_is_pending(endpoint, receiver, camer
     assert services.prune_events(older_than_days=30) == 2  # the event and its delivery
 
     assert sorted(Event.objects.values_list("data__id", flat=True)) == [pending.pk, recent.pk]
+
+
+def test_one_deliverer_per_endpoint_at_a_time(endpoint, receiver, camera):
+    import psycopg
+    from django.db import connection
+
+    alert_on(camera)
+    params = connection.get_connection_params()
+    with psycopg.connect(
+        host=params.get("host"), port=params.get("port"), user=params.get("user"),
+        dbname=params["dbname"], autocommit=True,
+    ) as other:  # fmt: skip
+        # Another worker's session holds this endpoint's line (what services._outbox_lock takes).
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [services._LOCK_CLASS, endpoint.pk])
+
+        run = services.deliver_pending(endpoint.pk)
+
+        assert run.busy and run.delivered == 0
+        assert receiver.requests == 0
+        # The other worker dies: PostgreSQL frees its lock with its session.
+    assert services.deliver_pending(endpoint.pk).delivered == 1
