@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from audit.services import MASK, changed, created, deleted, record, snapshot
 from cameras.models import Camera
+from cameras.naming import lease_key
 from config.redis import get_redis
 from detection.logfmt import kv
 
@@ -509,15 +510,34 @@ def note_camera_status(camera_id: int, status: str) -> None:
         CameraAvailability.objects.filter(camera_id=camera_id).update(down_since=None)
 
 
+def _loopless(camera_ids: list[int]) -> set[int]:
+    """Of these cameras, those no detection loop holds (no lease): a dead streams worker leaves
+    its cameras `online` in the database, and only the missing lease tells."""
+    if not camera_ids:
+        return set()
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        for camera_id in camera_ids:
+            pipe.exists(lease_key(camera_id))
+        held = pipe.execute()
+    except redis.RedisError as exc:  # without Redis nobody can tell: only reported status counts
+        logger.warning(kv(event="availability_lease_check_failed", error=exc))
+        return set()
+    return {camera_id for camera_id, exists in zip(camera_ids, held, strict=True) if not exists}
+
+
 def check_camera_availability(now: datetime | None = None) -> list[int]:
-    """Beat: a running camera not online for CAMERA_OFFLINE_AFTER_S gets one `camera.offline`.
-    Returns the cameras announced now."""
+    """Beat: a running camera not online for CAMERA_OFFLINE_AFTER_S gets one `camera.offline`;
+    so does one that says online but that no loop has run that long. Returns the cameras
+    announced now."""
     now = now or timezone.now()
-    down = Camera.objects.filter(desired_state=Camera.DesiredState.RUNNING).exclude(
-        status=Camera.Status.ONLINE
+    running = Camera.objects.filter(desired_state=Camera.DesiredState.RUNNING)
+    loopless = _loopless(
+        list(running.filter(status=Camera.Status.ONLINE).values_list("pk", flat=True))
     )
+    down = running.filter(~Q(status=Camera.Status.ONLINE) | Q(pk__in=loopless))
     # Cameras that went down without a report through record_status (start_stream sets
-    # `connecting` directly) are counted from now.
+    # `connecting` directly; a dead loop reports nothing) are counted from now.
     known = set(
         CameraAvailability.objects.filter(camera__in=down, down_since__isnull=False).values_list(
             "camera_id", flat=True
@@ -541,8 +561,13 @@ def check_camera_availability(now: datetime | None = None) -> list[int]:
                 .first()
             )
             camera = Camera.objects.filter(pk=camera_id).first()
-            if row is None or camera is None or camera.status == Camera.Status.ONLINE:
+            if row is None or camera is None:
                 continue
+            if camera.status == Camera.Status.ONLINE:
+                if not _loopless([camera_id]):
+                    continue  # came back meanwhile
+                camera.status = Camera.Status.OFFLINE
+                camera.last_error = "no detection loop is running it (is a streams worker up?)"
             emit_event(
                 EventType.CAMERA_OFFLINE,
                 camera=camera,

@@ -8,7 +8,9 @@ import pytest
 from django.utils import timezone
 
 from cameras.models import Camera
+from cameras.naming import lease_key
 from cameras.services import record_status, start_stream, stop_stream
+from config.redis import get_redis
 from events import services
 from events.models import Event
 
@@ -24,8 +26,11 @@ def _offline_after(settings):
 
 @pytest.fixture
 def running(camera):
+    """A running camera with a live loop: the loop's lease is held."""
     Camera.objects.filter(pk=camera.pk).update(desired_state="running", status="online")
-    return camera
+    get_redis().set(lease_key(camera.pk), "a loop", px=60_000)
+    yield camera
+    get_redis().delete(lease_key(camera.pk))
 
 
 def later(seconds: float):
@@ -103,3 +108,26 @@ def test_an_announced_camera_that_was_deleted_is_forgotten(running, endpoint):
     running.delete()
     assert services.check_camera_availability(later(AFTER_S + 60)) == []
     assert Event.objects.get().camera_id is None  # the event stays, without its camera
+
+
+def test_a_camera_whose_loop_died_is_announced_though_it_still_says_online(running, endpoint):
+    get_redis().delete(lease_key(running.pk))  # its streams worker was killed: no lease renewed
+
+    assert services.check_camera_availability(timezone.now()) == []
+    assert services.check_camera_availability(later(AFTER_S + 1)) == [running.pk]
+
+    event = Event.objects.get()
+    assert (event.type, event.data["status"]) == ("camera.offline", "offline")
+    assert "no detection loop" in event.data["last_error"]
+    record_status(running.pk, status="online")  # a new loop reports in
+    assert [t for t, _ in camera_events()] == ["camera.offline", "camera.online"]
+
+
+def test_a_loop_back_within_the_delay_sends_nothing(running, endpoint):
+    get_redis().delete(lease_key(running.pk))
+    services.check_camera_availability(timezone.now())
+    get_redis().set(lease_key(running.pk), "another loop", px=60_000)
+    record_status(running.pk, status="online")  # the new loop's first report
+
+    assert services.check_camera_availability(later(AFTER_S + 1)) == []
+    assert camera_events() == []

@@ -11,6 +11,7 @@ import pytest
 
 from alerts.services import create_alert
 from cameras.models import Camera
+from cameras.naming import lease_key
 from cameras.services import record_status
 from config.redis import get_redis
 from events import services
@@ -166,6 +167,7 @@ def test_camera_offline_then_online_reach_the_receiver(processes, receiver, came
     )
     processes()
     Camera.objects.filter(pk=camera.pk).update(desired_state="running", status="online")
+    get_redis().set(lease_key(camera.pk), "a loop", px=120_000)  # its loop is alive throughout
 
     record_status(camera.pk, status="offline", last_error="connection refused")
     down = time.monotonic()
@@ -177,7 +179,7 @@ def test_camera_offline_then_online_reach_the_receiver(processes, receiver, came
     offline, online = receiver.events()
     assert (offline["type"], online["type"]) == ("camera.offline", "camera.online")
     assert offline["camera"] == online["camera"] == camera.pk
-    time.sleep(2)
+    time.sleep(OFFLINE_AFTER_S + 2)
     assert len(receiver.events()) == 2  # one of each
 
 
