@@ -418,20 +418,24 @@ def update_webhook(
         changes.pop("secret")
     row = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
     before = snapshot(row, WEBHOOK_FIELDS)
+    cameras_before = sorted(row.cameras.values_list("pk", flat=True))
     new_secret = "secret" in changes and changes["secret"] != row.secret
-    for name, value in changes.items():
-        setattr(row, name, value)
-    if changes.get("enabled") and not endpoint.enabled:
+    if changes.get("enabled") and not row.enabled:
         row.disabled_reason = ""
         row.failing_since = None
+    for name, value in changes.items():
+        setattr(row, name, value)
     row.full_clean()
     row.save()
+    diff = changed(before, snapshot(row, WEBHOOK_FIELDS))
     if cameras is not None:
         row.cameras.set(cameras)
-    diff = changed(before, snapshot(row, WEBHOOK_FIELDS))
+        cameras_after = sorted(camera.pk for camera in cameras)
+        if cameras_after != cameras_before:
+            diff["cameras"] = [cameras_before, cameras_after]
     if new_secret:  # masked, both sides look alike: the log still says it was replaced
         diff["secret"] = [MASK, f"{MASK} (replaced)"]
-    if diff or cameras is not None:
+    if diff:
         record("webhook.update", row, diff)
     if row.enabled:
         transaction.on_commit(lambda: _enqueue([row.pk]))

@@ -132,6 +132,7 @@ def test_an_empty_secret_keeps_the_current_one_and_reenabling_clears_the_reason(
     assert response.json()["secret"] == "********"
     endpoint.refresh_from_db()
     assert (endpoint.secret, endpoint.enabled, endpoint.failing_since) == (SECRET, True, None)
+    assert AuditEntry.objects.get(action="webhook.update").changes == {"enabled": [False, True]}
 
 
 def test_the_test_button_and_the_delivery_log(operator_client, camera):
@@ -197,6 +198,10 @@ def test_the_admin_adds_an_endpoint_and_never_shows_its_secret(operator, camera)
     )
     endpoint.refresh_from_db()
     assert (endpoint.name, endpoint.secret) == ("Renamed", SECRET)
+    # Only what changed is in the audit log: the cameras were sent again, unchanged.
+    assert AuditEntry.objects.get(action="webhook.update").changes == {
+        "name": ["From admin", "Renamed"]
+    }
 
     refused = client.post(
         "/admin/events/webhookendpoint/add/", {**form, "name": "Local", "url": "http://127.0.0.1/x"}
