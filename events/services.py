@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from alerts.realtime import broadcast
 from audit.services import MASK, changed, created, deleted, record, snapshot
 from cameras.models import Camera
 from cameras.naming import lease_key
@@ -482,6 +483,31 @@ def _camera_event_data(
     }
 
 
+def outage_message(event: Event) -> dict[str, Any]:
+    """The live feed's `camera.offline` / `camera.online` message (README, "WebSocket")."""
+    data = event.data
+    return {
+        "type": event.type,
+        "outage": {
+            "event_id": str(event.event_id),
+            "camera": event.camera_id,
+            "camera_name": data["camera"]["name"],
+            "at": event.created_at.isoformat(),
+            "down_since": data["down_since"],
+            "last_error": data["last_error"],
+        },
+    }
+
+
+def _announce(type: str, camera: Camera, data: dict[str, Any]) -> Event:
+    """A camera.offline / camera.online event: to the outbox, and to the dashboards once it
+    has committed, so operators see a camera went dark (or came back) in the live feed."""
+    event = emit_event(type, camera=camera, data=data)
+    camera_id = camera.pk
+    transaction.on_commit(lambda: broadcast(camera_id, outage_message(event)))
+    return event
+
+
 def note_camera_status(camera_id: int, status: str) -> None:
     """Called in the transaction that stores a camera's reported status. Online after an outage
     that was announced: `camera.online`. Down: remember since when (the first report counts)."""
@@ -495,11 +521,7 @@ def note_camera_status(camera_id: int, status: str) -> None:
             return
         if row.reported_offline:
             camera = Camera.objects.get(pk=camera_id)
-            emit_event(
-                EventType.CAMERA_ONLINE,
-                camera=camera,
-                data=_camera_event_data(camera, row.down_since),
-            )
+            _announce(EventType.CAMERA_ONLINE, camera, _camera_event_data(camera, row.down_since))
             logger.info(kv(event="camera_back_online", camera=camera_id))
         row.down_since = None
         row.reported_offline = False
@@ -572,10 +594,8 @@ def check_camera_availability(now: datetime | None = None) -> list[int]:
                     continue  # came back meanwhile
                 camera.status = Camera.Status.OFFLINE
                 camera.last_error = "no detection loop is running it (is a streams worker up?)"
-            emit_event(
-                EventType.CAMERA_OFFLINE,
-                camera=camera,
-                data=_camera_event_data(camera, row.down_since, now),
+            _announce(
+                EventType.CAMERA_OFFLINE, camera, _camera_event_data(camera, row.down_since, now)
             )
             row.reported_offline = True
             row.save(update_fields=["reported_offline"])
