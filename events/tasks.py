@@ -1,5 +1,6 @@
-"""Celery glue for events out: deliver one endpoint's outbox, sweep for what was left behind,
-and announce cameras that stayed offline."""
+"""Celery glue for events out: deliver one destination's outbox (a webhook endpoint, or MQTT),
+sweep for what was left behind, announce cameras that stayed offline, publish Home Assistant
+discovery, prune old events."""
 
 import logging
 
@@ -23,8 +24,8 @@ logger = logging.getLogger("skylark.events")
 
 @shared_task(ignore_result=True)
 def deliver_webhooks(endpoint_id: int) -> None:
-    """Deliver the endpoint's pending events in order; if the head of the line must wait, come
-    back when it is due (the sweep would too, but later)."""
+    """Deliver the endpoint's pending events in order; if the head of the line failed, come back
+    when its retry is due (the sweep would too, but later)."""
     task_started(f"webhook:{endpoint_id}")
     run = deliver_pending(endpoint_id)
     if run.retry_in_s is not None:
@@ -33,7 +34,8 @@ def deliver_webhooks(endpoint_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def sweep_webhook_outbox() -> None:
-    """Beat, every OUTBOX_SWEEP_S: re-queue endpoints whose due deliveries have no task."""
+    """Beat, every OUTBOX_SWEEP_S: re-queue the destinations (webhook endpoints and MQTT) whose
+    due deliveries may have lost their task."""
     sweep_outbox()
 
 
