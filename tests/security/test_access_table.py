@@ -363,6 +363,8 @@ REQUESTS: dict[tuple[str, str], Callable[[Caller], Call]] = {
     ("GET /alerts/", "session"): page("/alerts/"),
     ("POST /alerts/{alert}/ack/", "session"): form_post(f"/alerts/{A}/ack/"),
     ("GET /audit/", "session"): page("/audit/"),
+    ("GET /webhooks/", "session"): page("/webhooks/"),
+    ("POST /webhooks/{webhook}/test/", "session"): form_post(f"/webhooks/{W}/test/"),
     ("GET /login/", "session"): page("/login/"),
     ("POST /login/", "username + password"): form_post("/login/", login_body),
     ("POST /logout/", "session"): form_post("/logout/"),
