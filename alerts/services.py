@@ -14,6 +14,8 @@ from accounts.models import User
 from audit.services import record
 from cameras.models import Camera
 from detection.logfmt import kv
+from events.models import EventType
+from events.services import emit_event
 
 from .models import Alert
 from .realtime import broadcast
@@ -49,10 +51,10 @@ def create_alert(
     """Store an alert with its snapshot; it is broadcast once the row is committed.
 
     `camera` is the caller's copy (the camera loop's, reloaded when the camera changes): the
-    event takes its name from it, with no query. The row is one INSERT in autocommit, without
-    BEGIN and COMMIT round trips; the snapshot file is written before it and deleted again if
-    the INSERT fails. Together with one serializer for all events and both group PUBLISHes in
-    one round trip, this halved the CPU an alert costs (docs/benchmarks.md).
+    event takes its name from it, with no query. The snapshot file is written before the row
+    and deleted again if the INSERT fails. Together with one serializer for all events and both group PUBLISHes in
+    one round trip, this halved the CPU an alert costs (docs/benchmarks.md). The row and its
+    alert.created outbox event (events.services.emit_event) share one transaction.
     """
     created_at = created_at or timezone.now()
     camera_id = camera.pk
@@ -61,7 +63,11 @@ def create_alert(
         name = f"camera{camera_id}-{created_at:%H%M%S%f}.jpg"
         alert.snapshot.save(name, ContentFile(snapshot_jpeg), save=False)
     try:
-        alert.save()
+        # The row and its alert.created outbox event commit together, or neither does. No
+        # savepoint inside a caller's transaction: a failure here fails that transaction anyway.
+        with transaction.atomic(savepoint=False):
+            alert.save()
+            emit_event(EventType.ALERT_CREATED, camera=camera, data=alert_event(alert)["alert"])
     except Exception:
         # No row, so no file: a caller that retries (the loop's buffer, while PostgreSQL is
         # down) would otherwise leave one orphaned snapshot per try.
@@ -83,6 +89,9 @@ def acknowledge_alert(alert: Alert, user: User) -> Alert:
     alert.refresh_from_db()
     if first:
         record("alert.acknowledge", alert)
+        emit_event(
+            EventType.ALERT_ACKNOWLEDGED, camera=alert.camera, data=alert_event(alert)["alert"]
+        )
     return alert
 
 

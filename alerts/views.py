@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 from accounts.requests import AuthenticatedHttpRequest
 from accounts.views import approved_required
 from config.dashboard import redirect_back, wants_json
+from events.selectors import outages_for_user
 
 from . import services
 from .filters import HistoryFilter
@@ -28,6 +29,9 @@ def history(request: AuthenticatedHttpRequest) -> HttpResponse:
             return HttpResponseBadRequest("Malformed page cursor.")
     else:  # the form shows what to fix, with every filter as entered; no list until then
         page = Page(alerts=[], older=None, newer=None)
+    # Camera outages are their own kind: listed beside the first page, for the chosen camera.
+    camera = filters.form.cleaned_data.get("camera") if filters.is_valid() else None
+    outages = outages_for_user(request.user, camera.pk if camera else None) if not cursor else []
     return render(
         request,
         "alerts/history.html",
@@ -37,6 +41,7 @@ def history(request: AuthenticatedHttpRequest) -> HttpResponse:
             "older_cursor": page.older,
             "newer_cursor": page.newer,
             "is_first_page": not cursor,
+            "outages": outages,
         },
     )
 

@@ -13,6 +13,7 @@ from alerts.realtime import broadcast
 from audit.services import changed, created, deleted, record, snapshot
 from config.redis import get_redis
 from detection.logfmt import kv
+from events.services import note_camera_status
 
 from . import streams
 from .models import EDITABLE_FIELDS, PIPELINE_FIELDS, Camera
@@ -156,6 +157,7 @@ def record_status(
     with transaction.atomic():
         updated = Camera.objects.filter(pk=camera_id).update(**fields)
         if updated:
+            note_camera_status(camera_id, status)
             _broadcast_status_on_commit(camera_id)
     return bool(updated)
 

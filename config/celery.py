@@ -13,7 +13,13 @@ app.autodiscover_tasks()
 
 # Beat sends these every few seconds. Celery's own lines for each run (sending, received,
 # succeeded) would be three lines of noise every 5 s; the task logs what it changed itself.
-ROUTINE_TASKS = frozenset({"detection.tasks.reconcile_streams"})
+ROUTINE_TASKS = frozenset(
+    {
+        "detection.tasks.reconcile_streams",
+        "events.tasks.sweep_webhook_outbox",
+        "events.tasks.check_cameras_offline",
+    }
+)
 
 
 class QuietRoutineTasks(logging.Filter):

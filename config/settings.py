@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "alerts.apps.AlertsConfig",
     "detection.apps.DetectionConfig",
     "audit.apps.AuditConfig",
+    "events.apps.EventsConfig",
 ]
 
 MIDDLEWARE = [
@@ -183,6 +184,16 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-streams": {"task": "detection.tasks.reconcile_streams", "schedule": 5.0},
     "prune-alerts": {"task": "alerts.tasks.prune_expired_alerts", "schedule": 24 * 3600.0},
     "prune-audit": {"task": "audit.tasks.prune_expired_audit", "schedule": 24 * 3600.0},
+    "sweep-webhook-outbox": {
+        "task": "events.tasks.sweep_webhook_outbox",
+        "schedule": env.float("OUTBOX_SWEEP_S", default=10.0),
+    },
+    "check-cameras-offline": {"task": "events.tasks.check_cameras_offline", "schedule": 2.0},
+    "prune-events": {"task": "events.tasks.prune_expired_events", "schedule": 24 * 3600.0},
+    "mqtt-discovery": {
+        "task": "events.tasks.publish_mqtt_discovery",
+        "schedule": env.float("MQTT_DISCOVERY_S", default=300.0),
+    },
 }
 
 # Detection and media.
@@ -194,6 +205,25 @@ MEDIAMTX_WEBRTC_URL = env("MEDIAMTX_WEBRTC_URL", default="")
 MEDIAMTX_PUBLISH_SECRET = env("MEDIAMTX_PUBLISH_SECRET", default="")
 ALERT_RETENTION_DAYS = env.int("ALERT_RETENTION_DAYS", default=30)
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
+
+# Events out (webhooks).
+# A running camera not online this long gets one camera.offline event (and camera.online when back).
+CAMERA_OFFLINE_AFTER_S = env.float("CAMERA_OFFLINE_AFTER_S", default=30.0)
+WEBHOOK_TIMEOUT_S = env.float("WEBHOOK_TIMEOUT_S", default=5.0)
+# Retries back off exponentially from BASE to MAX seconds (with jitter); after RETRY_FOR seconds
+# a delivery is marked failed, and an endpoint failing that long is disabled.
+WEBHOOK_BACKOFF_BASE_S = env.float("WEBHOOK_BACKOFF_BASE_S", default=1.0)
+WEBHOOK_BACKOFF_MAX_S = env.float("WEBHOOK_BACKOFF_MAX_S", default=600.0)
+WEBHOOK_RETRY_FOR_S = env.float("WEBHOOK_RETRY_FOR_S", default=24 * 3600.0)
+# Webhook URLs to loopback, link-local and private addresses are refused unless this is on.
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+# Events (and their delivery log) older than this are pruned daily, once delivered or given up.
+EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=30)
+# MQTT: empty, off; else mqtt://[user:password@]host[:port] (mqtts:// for TLS).
+MQTT_URL = env("MQTT_URL", default="")
+MQTT_TOPIC_PREFIX = env("MQTT_TOPIC_PREFIX", default="skylark")
+MQTT_DISCOVERY_PREFIX = env("MQTT_DISCOVERY_PREFIX", default="homeassistant")
+MQTT_TIMEOUT_S = env.float("MQTT_TIMEOUT_S", default=5.0)
 
 # Operations.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")  # empty: /metrics answers loopback clients only

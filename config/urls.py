@@ -13,6 +13,8 @@ from audit.api import AuditEntryViewSet
 from cameras import live, mediamtx
 from cameras.api import CameraViewSet
 from config import ops
+from events import views as events_views
+from events.api import WebhookEndpointViewSet
 
 admin.site.site_header = "Skylark administration"
 admin.site.site_title = "Skylark admin"
@@ -23,6 +25,7 @@ router.trailing_slash = "/?"  # accept /api/cameras/1/start and /api/cameras/1/s
 router.register("cameras", CameraViewSet, basename="camera")
 router.register("alerts", AlertViewSet, basename="alert")
 router.register("audit", AuditEntryViewSet, basename="audit")
+router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
 
 api_urls: list[URLPattern | URLResolver] = [
     path("auth/signup", accounts_api.SignupView.as_view(), name="api-signup"),
@@ -51,6 +54,8 @@ urlpatterns = [
     path("account/password/", accounts_views.change_password, name="change-password"),
     path("accounts/pending/", accounts_views.pending_accounts, name="pending-accounts"),
     path("audit/", audit_views.audit_log, name="audit-log"),
+    path("webhooks/", events_views.webhooks, name="webhooks"),
+    path("webhooks/<int:webhook_id>/test/", events_views.send_test, name="webhook-test"),
     path("cameras/<int:camera_id>/live.mjpg", live.live_mjpeg, name="camera-live-mjpeg"),
     path("cameras/<int:camera_id>/snapshot.jpg", live.snapshot_jpeg, name="camera-snapshot"),
     path("cameras/<int:camera_id>/media-token", mediamtx.media_token, name="camera-media-token"),

@@ -137,12 +137,21 @@ def test_deleting_a_camera_deletes_its_alerts_and_snapshot_files(
     assert default_storage.exists(kept.snapshot.name)
 
 
-def test_an_alert_is_one_insert_and_its_event_carries_the_api_fields(
+def test_an_alert_is_one_insert_plus_its_outbox_row_and_its_event_carries_the_api_fields(
     viewer_client, two_cameras, django_assert_num_queries, django_capture_on_commit_callbacks
 ):
-    # The broadcast runs for real (Redis); the camera's name comes from the caller's Camera.
-    with django_assert_num_queries(1), django_capture_on_commit_callbacks(execute=True) as sent:
+    # The broadcast runs for real (Redis); the camera's name comes from the caller's Camera. With
+    # the alert: its alert.created outbox row and the webhook endpoints that may want it (none).
+    with (
+        django_assert_num_queries(3) as queries,
+        django_capture_on_commit_callbacks(execute=True) as sent,
+    ):
         alert = create_alert(camera=two_cameras[1], face_count=2, boxes=[[1, 2, 3, 4, 0.9]])
+    assert [q["sql"].split('"')[1] for q in queries.captured_queries] == [
+        "alerts_alert",
+        "events_event",
+        "events_webhookendpoint",
+    ]
     assert len(sent) == 1
     listed = viewer_client.get("/api/alerts/").json()["results"][0]
     assert alert_event(alert) == {"type": "alert", "alert": listed}

@@ -35,6 +35,7 @@ from audit.services import record
 from cameras.mediamtx import read_token
 from cameras.models import Camera, CameraGroup
 from cameras.naming import preview_key, stream_path
+from events.services import create_webhook
 from tests.conftest import PASSWORD
 from tests.support.auth import access_token, session_cookie
 from tests.support.cameras import camera_form
@@ -109,6 +110,7 @@ class World:
     camera: Camera
     alert_id: int
     audit_id: int
+    webhook_id: int
 
 
 @dataclass
@@ -258,7 +260,16 @@ def websocket(how: str) -> Callable[[Caller], Call]:
     return build
 
 
-C, A, E = "{camera}", "{alert}", "{audit}"
+def webhook_fields(c: Caller) -> dict:
+    return {"name": f"Hook {uuid.uuid4()}", "url": "https://93.184.215.14/hook"}
+
+
+def scratch_webhook_deletion(c: Caller) -> Call:
+    pk = create_webhook(name=f"scratch {uuid.uuid4()}", url="https://93.184.215.14/x").pk
+    return jwt_call("DELETE", f"/api/webhooks/{pk}/", content_type=None)(c)
+
+
+C, A, E, W = "{camera}", "{alert}", "{audit}", "{webhook}"
 REQUESTS: dict[tuple[str, str], Callable[[Caller], Call]] = {
     # REST API
     ("GET /api/", "JWT"): jwt_call("GET", "/api/"),
@@ -301,6 +312,20 @@ REQUESTS: dict[tuple[str, str], Callable[[Caller], Call]] = {
     ),
     ("GET /api/audit/", "JWT"): jwt_call("GET", "/api/audit/"),
     ("GET /api/audit/{audit}/", "JWT"): jwt_call("GET", f"/api/audit/{E}/"),
+    ("GET /api/webhooks/", "JWT"): jwt_call("GET", "/api/webhooks/"),
+    ("POST /api/webhooks/", "JWT"): jwt_call("POST", "/api/webhooks/", webhook_fields),
+    ("GET /api/webhooks/{webhook}/", "JWT"): jwt_call("GET", f"/api/webhooks/{W}/"),
+    ("PUT /api/webhooks/{webhook}/", "JWT"): jwt_call(
+        "PUT", f"/api/webhooks/{W}/", {"name": "ACL hook", "url": "https://93.184.215.14/hook"}
+    ),
+    ("PATCH /api/webhooks/{webhook}/", "JWT"): jwt_call(
+        "PATCH", f"/api/webhooks/{W}/", {"enabled": True}
+    ),
+    ("DELETE /api/webhooks/{webhook}/", "JWT"): scratch_webhook_deletion,
+    ("POST /api/webhooks/{webhook}/test", "JWT"): jwt_call("POST", f"/api/webhooks/{W}/test"),
+    ("GET /api/webhooks/{webhook}/deliveries", "JWT"): jwt_call(
+        "GET", f"/api/webhooks/{W}/deliveries"
+    ),
     # WebSocket
     ("WS /ws/", "JWT in ?token="): websocket("query"),
     ("WS /ws/", "JWT in Authorization header"): websocket("header"),
@@ -339,6 +364,8 @@ REQUESTS: dict[tuple[str, str], Callable[[Caller], Call]] = {
     ("GET /alerts/", "session"): page("/alerts/"),
     ("POST /alerts/{alert}/ack/", "session"): form_post(f"/alerts/{A}/ack/"),
     ("GET /audit/", "session"): page("/audit/"),
+    ("GET /webhooks/", "session"): page("/webhooks/"),
+    ("POST /webhooks/{webhook}/test/", "session"): form_post(f"/webhooks/{W}/test/"),
     ("GET /login/", "session"): page("/login/"),
     ("POST /login/", "username + password"): form_post("/login/", login_body),
     ("POST /logout/", "session"): form_post("/logout/"),
@@ -438,7 +465,8 @@ def world(django_db_setup, django_db_blocker, process_logs):
             site_b.members.add(users["other_site"])
             alert = create_alert(camera=camera, face_count=1, boxes=[], snapshot_jpeg=JPEG)
             entry = record("camera.start", camera)
-        yield World(server, users, camera, alert.pk, entry.pk)
+            webhook = create_webhook(name="ACL hook", url="https://93.184.215.14/hook")
+        yield World(server, users, camera, alert.pk, entry.pk, webhook.pk)
     finally:
         server.stop()
         with django_db_blocker.unblock():
@@ -464,7 +492,7 @@ def test_access_table_cell(world, row, role):
     redis.Redis.from_url(settings.REDIS_URL).set(preview_key(world.camera.pk), JPEG, ex=30)
     call = REQUESTS[row.key](Caller(role, world.users[role], world))
     call.path = call.path.replace(C, str(world.camera.pk)).replace(A, str(world.alert_id))
-    call.path = call.path.replace(E, str(world.audit_id))
+    call.path = call.path.replace(E, str(world.audit_id)).replace(W, str(world.webhook_id))
 
     outcome = perform(world.server, call)
 

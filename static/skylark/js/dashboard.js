@@ -54,6 +54,10 @@ const socket = new LiveSocket({
   onStatus(camera) {
     tiles.get(camera.id)?.applyStatus(camera);
   },
+  onOutage(kind, outage) {
+    if (onlyCamera && outage.camera !== onlyCamera) return;
+    feed.addOutage(kind, outage);
+  },
   onDetections(detections) {
     overlays.get(detections.camera)?.show(detections);
   },

@@ -26,6 +26,36 @@ export class AlertFeed {
     this.#updateEmpty();
   }
 
+  // A camera that went dark (or came back): its own kind of item, between the alerts by time.
+  addOutage(kind, outage) {
+    if (this.list.querySelector(`[data-event-id="${outage.event_id}"]`)) return;
+    const item = document.createElement('li');
+    item.className = `feed-item feed-outage is-${kind === 'camera.offline' ? 'offline' : 'online'}`;
+    item.dataset.eventId = outage.event_id;
+    item.dataset.createdAt = outage.at;
+    const text = document.createElement('div');
+    text.className = 'feed-text';
+    const camera = document.createElement('a');
+    camera.className = 'feed-camera';
+    camera.href = this.cameraUrlPattern.replace(/\/0\/$/, `/${outage.camera}/`);
+    camera.textContent = outage.camera_name;
+    const meta = document.createElement('span');
+    meta.className = 'feed-meta';
+    const what = document.createElement('span');
+    what.className = 'outage';
+    what.textContent = kind === 'camera.offline' ? 'Camera offline' : 'Back online';
+    if (outage.last_error && kind === 'camera.offline') what.title = outage.last_error;
+    meta.append(what, timeElement(outage.at));
+    text.append(camera, meta);
+    item.append(text);
+    const next = [...this.list.children].find(
+      (other) => new Date(other.dataset.createdAt) < new Date(outage.at),
+    );
+    this.list.insertBefore(item, next ?? null);
+    while (this.list.children.length > this.limit) this.list.lastElementChild.remove();
+    this.#updateEmpty();
+  }
+
   #render(alert) {
     const item = document.createElement('li');
     item.className = 'feed-item';

@@ -14,14 +14,14 @@ export class LiveSocket {
   // sessionUrl answers 401/403 once the login session is gone.
   constructor({
     cameras = null, scope = 'all', sessionUrl, onAlert, onStatus, onResync, onState,
-    onDetections = () => {},
+    onDetections = () => {}, onOutage = () => {},
   }) {
     this.cameras = cameras;
     this.sessionUrl = sessionUrl;
     this.storageKey = `skylark:last-alert-id:${scope}`;
     this.lastId = Number(sessionStorage.getItem(this.storageKey)) || 0;
     this.seen = new Set();
-    this.handlers = { onAlert, onStatus, onResync, onState, onDetections };
+    this.handlers = { onAlert, onStatus, onResync, onState, onDetections, onOutage };
     this.watched = [];
     this.backoff = new Backoff({ initialMs: 500, maxMs: 10000 });
     this.ws = null;
@@ -126,6 +126,11 @@ export class LiveSocket {
         break;
       case 'camera.status':
         this.handlers.onStatus(message.camera);
+        break;
+      case 'camera.offline':
+      case 'camera.online':
+        // A running camera down for CAMERA_OFFLINE_AFTER_S, or back: live only, not replayed.
+        this.handlers.onOutage(message.type, message.outage);
         break;
       case 'detections':
         this.handlers.onDetections(message);
