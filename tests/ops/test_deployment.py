@@ -27,7 +27,9 @@ def compose() -> dict:
 
 def test_compose_has_every_service_with_health_gated_dependencies():
     services = compose()["services"]
-    assert set(services) == {"postgres", "redis", "mediamtx", "mosquitto", "proxy"} | SKYLARK_SERVICES
+    assert (
+        set(services) == {"postgres", "redis", "mediamtx", "mosquitto", "proxy"} | SKYLARK_SERVICES
+    )
     # The MQTT broker is optional: only with `--profile mqtt`, and nothing waits for it.
     assert services["mosquitto"]["profiles"] == ["mqtt"]
     assert services["mosquitto"]["image"].startswith("eclipse-mosquitto:")
