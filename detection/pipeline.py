@@ -29,9 +29,10 @@ from .logfmt import kv
 from .metrics import DETECTION_SECONDS
 from .publisher import Publisher
 from .rates import RateMeter
+from .recognition import Identity, Recognition
 from .redaction import redact_url
 from .regions import Region
-from .tracking import Tracker
+from .tracking import Track, Tracker
 
 log = logging.getLogger("skylark.detection")
 T = TypeVar("T")
@@ -73,6 +74,10 @@ class AlertEvent:
     face_count: int
     boxes: list[list[float]]  # [[x, y, w, h, score], ...]: ints for x..h, score 0..1
     snapshot_jpeg: bytes  # the frame the faces were found in, annotated
+    # With recognition on, each alert is one new face: who it is (None: nobody enrolled matched).
+    person_id: int | None = None
+    person_name: str | None = None
+    similarity: float | None = None
 
 
 class Sink(Protocol):
@@ -141,6 +146,15 @@ class _Detection:
     frame: Frame  # the frame the boxes were found in
     image: np.ndarray  # that frame in BGR, not drawn on
     boxes: list[Box]  # every face in view: found in the region, and kept from before
+
+
+@dataclass
+class _Unresolved:
+    """A new track whose face is not recognised yet: its alert waits for a name or its last try."""
+
+    track: Track
+    first: _Detection  # where it came into view: the snapshot if it leaves before its last try
+    tries: int = 0
 
 
 class _DetectionThread:
@@ -229,10 +243,16 @@ class Pipeline:
     """
 
     def __init__(
-        self, config: PipelineConfig, sink: Sink, detector: FaceDetector | None = None
+        self,
+        config: PipelineConfig,
+        sink: Sink,
+        detector: FaceDetector | None = None,
+        recognition: Recognition | None = None,
     ) -> None:
         self.config = config
         self.sink = sink
+        self.recognition = recognition
+        self._unresolved: dict[int, _Unresolved] = {}  # by track id
         self.detector = detector if detector is not None else make_detector(config)
         self._tracker = Tracker(config.cooldown_s, config.stationary_after_s)
         self._gate = MotionGate(config)
@@ -364,21 +384,80 @@ class Pipeline:
         tracks = self._tracker.update(frame.t, self._counted)
         for track in tracks.stationary:
             log.info(kv(event="face_stationary", camera=self.config.camera_id, track=track.id))
-        if tracks.started:
-            self._alert(result, len(tracks.started))
+        gallery = self.recognition.gallery() if self.recognition is not None else None
+        if not gallery and not self._unresolved:
+            # Nobody enrolled: nobody can be named, and every new face is an unknown one.
+            if tracks.started and self.config.alert_on != "watchlist":
+                self._alert(result, len(tracks.started))
+            return
+        for track in tracks.started:
+            self._unresolved[track.id] = _Unresolved(track, result)
+        self._recognise(result, frame.t)
 
-    def _alert(self, result: _Detection, new_faces: int) -> None:
-        """One alert for the faces that came into view in this detection (usually one)."""
+    def _recognise(self, result: _Detection, now: float) -> None:
+        """Describe the new tracks seen in this detection (each at most `tries` times over its
+        first detections, never every frame) and alert on those that are settled: named, out of
+        tries, or gone from view."""
+        assert self.recognition is not None
+        gallery = self.recognition.gallery()
+        for track_id, pending in list(self._unresolved.items()):
+            track = pending.track
+            if track not in self._tracker.tracks:
+                # Gone before it was recognised: settled as unknown, on the picture it came in on.
+                del self._unresolved[track_id]
+                self._settle(pending.first, None)
+                continue
+            if track.last_seen != now:
+                continue  # missed by this detection: tried again when it is seen
+            identity = None
+            if len(gallery):
+                descriptor = self.recognition.describer.describe(result.image, track.box)
+                identity = gallery.match(descriptor)
+            pending.tries += 1
+            if identity is not None or pending.tries >= self.recognition.tries or not len(gallery):
+                del self._unresolved[track_id]
+                self._settle(result, identity)
+
+    def _settle(self, result: _Detection, identity: Identity | None) -> None:
+        """The camera's alert rule on one recognised (or unknown) new face."""
+        alert_on = self.config.alert_on
+        log.info(
+            kv(
+                event="face_recognised",
+                camera=self.config.camera_id,
+                person=identity.person_id if identity else None,
+                similarity=identity.similarity if identity else None,
+            )
+        )
+        if alert_on == "unknown" and identity is not None:
+            return
+        if alert_on == "watchlist" and (identity is None or not identity.watch):
+            return
+        self._alert(result, 1, identity)
+
+    def _alert(
+        self,
+        result: _Detection,
+        new_faces: int,
+        identity: Identity | None = None,
+    ) -> None:
+        """One alert for the faces that came into view in this detection (usually one); with
+        recognition on, one alert per new face, naming whoever it is."""
         # The snapshot is the very frame the faces were found in, annotated like the live video.
-        draw_boxes(result.image, self._counted)
-        draw_boxes(result.image, self._ignored, IGNORED_COLOR)
-        draw_overlay(result.image, self.config.name, result.frame.at)
+        image = result.image.copy()
+        counted, ignored = self.config.zones.split(result.boxes, result.frame.size)
+        draw_boxes(image, counted)
+        draw_boxes(image, ignored, IGNORED_COLOR)
+        draw_overlay(image, self.config.name, result.frame.at)
         event = AlertEvent(
             camera_id=self.config.camera_id,
             at=result.frame.at,
-            face_count=len(self._counted),
-            boxes=[box_to_list(box) for box in self._counted],
-            snapshot_jpeg=self._jpeg(result.image),
+            face_count=len(counted),
+            boxes=[box_to_list(box) for box in counted],
+            snapshot_jpeg=self._jpeg(image),
+            person_id=identity.person_id if identity else None,
+            person_name=identity.name if identity else None,
+            similarity=identity.similarity if identity else None,
         )
         log.info(
             kv(
@@ -387,6 +466,7 @@ class Pipeline:
                 faces=event.face_count,
                 new=new_faces,
                 boxes=event.boxes,
+                person=event.person_id,
             )
         )
         self._call("on_alert", self.sink.on_alert, event)

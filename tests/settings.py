@@ -11,8 +11,11 @@ os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="skylark-test-media-
 
 from config.settings import *  # noqa: E402, F403
 
-# Separate test databases let two suites run side by side (e.g. `make test` while developing).
-DATABASES["default"]["TEST"] = {"NAME": os.environ.get("SKYLARK_TEST_DB", "test_skylark")}  # noqa: F405
+# Separate test databases let two suites run side by side (e.g. `make test` while developing):
+# SKYLARK_TEST_DB names it, else it follows DATABASE_URL's database (test_skylark by default).
+DATABASES["default"]["TEST"] = {  # noqa: F405
+    "NAME": os.environ.get("SKYLARK_TEST_DB", f"test_{DATABASES['default']['NAME']}")  # noqa: F405
+}
 
 # Hashing passwords properly is slow by design; tests create many users.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
