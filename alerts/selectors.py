@@ -20,7 +20,7 @@ def alerts_for_user(
     other filters are alerts.filters', applied by the API and the history page alike."""
     alerts = (
         Alert.objects.filter(camera__in=cameras_for_user(user))
-        .select_related("camera", "acknowledged_by")
+        .select_related("camera", "acknowledged_by", "person")
         # Of the related rows, only what an alert shows: building the whole camera and user for
         # every row was an eighth of a list page's CPU (bench/alerts_scale.py).
         .only(*ALERT_FIELDS, "camera__name", "acknowledged_by__username")

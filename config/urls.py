@@ -13,6 +13,7 @@ from audit.api import AuditEntryViewSet
 from cameras import live, mediamtx
 from cameras.api import CameraViewSet
 from config import ops
+from people.api import PersonViewSet
 
 admin.site.site_header = "Skylark administration"
 admin.site.site_title = "Skylark admin"
@@ -23,6 +24,7 @@ router.trailing_slash = "/?"  # accept /api/cameras/1/start and /api/cameras/1/s
 router.register("cameras", CameraViewSet, basename="camera")
 router.register("alerts", AlertViewSet, basename="alert")
 router.register("audit", AuditEntryViewSet, basename="audit")
+router.register("people", PersonViewSet, basename="person")
 
 api_urls: list[URLPattern | URLResolver] = [
     path("auth/signup", accounts_api.SignupView.as_view(), name="api-signup"),
