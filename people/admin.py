@@ -34,8 +34,7 @@ class PersonForm(forms.ModelForm):
 
 class FaceSampleInline(admin.TabularInline):
     model = FaceSample
-    fields = ["thumbnail", "box", "created_at", "created_by"]
-    readonly_fields = fields
+    fields = readonly_fields = ("thumbnail", "box", "created_at", "created_by")
     extra = 0
     can_delete = True
 
