@@ -154,6 +154,7 @@ class _Unresolved:
 
     track: Track
     first: _Detection  # where it came into view: the snapshot if it leaves before its last try
+    box: Box  # its box there
     tries: int = 0
 
 
@@ -391,7 +392,7 @@ class Pipeline:
                 self._alert(result, len(tracks.started))
             return
         for track in tracks.started:
-            self._unresolved[track.id] = _Unresolved(track, result)
+            self._unresolved[track.id] = _Unresolved(track, result, track.box)
         self._recognise(result, frame.t)
 
     def _recognise(self, result: _Detection, now: float) -> None:
@@ -405,7 +406,7 @@ class Pipeline:
             if track not in self._tracker.tracks:
                 # Gone before it was recognised: settled as unknown, on the picture it came in on.
                 del self._unresolved[track_id]
-                self._settle(pending.first, None)
+                self._settle(pending.first, pending.box, None)
                 continue
             if track.last_seen != now:
                 continue  # missed by this detection: tried again when it is seen
@@ -416,9 +417,9 @@ class Pipeline:
             pending.tries += 1
             if identity is not None or pending.tries >= self.recognition.tries or not len(gallery):
                 del self._unresolved[track_id]
-                self._settle(result, identity)
+                self._settle(result, track.box, identity)
 
-    def _settle(self, result: _Detection, identity: Identity | None) -> None:
+    def _settle(self, result: _Detection, face: Box, identity: Identity | None) -> None:
         """The camera's alert rule on one recognised (or unknown) new face."""
         alert_on = self.config.alert_on
         log.info(
@@ -433,20 +434,23 @@ class Pipeline:
             return
         if alert_on == "watchlist" and (identity is None or not identity.watch):
             return
-        self._alert(result, 1, identity)
+        self._alert(result, 1, identity, face)
 
     def _alert(
         self,
         result: _Detection,
         new_faces: int,
         identity: Identity | None = None,
+        face: Box | None = None,
     ) -> None:
         """One alert for the faces that came into view in this detection (usually one); with
-        recognition on, one alert per new face, naming whoever it is."""
+        recognition on, one alert per new face, `face`, whose box the snapshot labels with the
+        person's name or "unknown"."""
         # The snapshot is the very frame the faces were found in, annotated like the live video.
         image = result.image.copy()
         counted, ignored = self.config.zones.split(result.boxes, result.frame.size)
-        draw_boxes(image, counted)
+        labels = {face: identity.name if identity else "unknown"} if face is not None else None
+        draw_boxes(image, counted, labels=labels)
         draw_boxes(image, ignored, IGNORED_COLOR)
         draw_overlay(image, self.config.name, result.frame.at)
         event = AlertEvent(

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from detection.annotate import line_width
 from detection.detectors import Box, HaarDetector, detect_downscaled
 from detection.pipeline import Pipeline
 from detection.recognition import (
@@ -234,3 +235,22 @@ def test_with_nobody_enrolled_alerts_are_as_without_recognition(two_visitors, ha
     sink, calls = run(two_visitors, haar, describer, Gallery([]), "everyone")
     assert [a.person_id for a in sink.alerts] == [None, None]
     assert calls == 0
+
+
+def label_right_edge(snapshot: np.ndarray, box: list[float]) -> int:
+    """The right-most column of the annotation green in the band just above a box's top line."""
+    x, y = int(box[0]), int(box[1])
+    band = snapshot[max(0, y - 30) : y - line_width(snapshot.shape[1]), x:]
+    b, g, r = band[..., 0].astype(int), band[..., 1].astype(int), band[..., 2].astype(int)
+    columns = np.nonzero(((g > 180) & (r < 120) & (b < 120)).any(axis=0))[0]
+    return x + int(columns.max()) if len(columns) else x
+
+
+def test_the_snapshot_labels_the_new_face_with_the_name_or_unknown(two_visitors, haar, describer):
+    sink, _ = run(two_visitors, haar, describer, astronaut_only(describer, haar, False), "everyone")
+    scale = max(0.4, 1280 / 1600)  # draw_boxes' font scale for a 1280-wide frame
+    for alert, label in zip(sink.alerts, ["Eileen Collins", "unknown"], strict=True):
+        snapshot = cv2.imdecode(np.frombuffer(alert.snapshot_jpeg, np.uint8), cv2.IMREAD_COLOR)
+        (width, _), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        drawn = label_right_edge(snapshot, alert.boxes[0]) - int(alert.boxes[0][0])
+        assert abs(drawn - width) <= 4, (label, drawn, width)

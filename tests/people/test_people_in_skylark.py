@@ -128,3 +128,29 @@ def test_an_unknown_face_alert_shows_no_name(client, viewer, camera: Camera):
     create_alert(camera=camera, face_count=1, boxes=[])
     client.force_login(viewer)
     assert 'class="person"' not in client.get("/alerts/").content.decode()
+
+
+def test_alerts_filter_by_person_and_unknown(viewer_client, client, viewer, camera):
+    eileen = services.create_person(name="Eileen Collins")
+    grace = services.create_person(name="Grace Hopper")
+    named = create_alert(camera=camera, face_count=1, boxes=[], person_id=eileen.pk)
+    other = create_alert(camera=camera, face_count=1, boxes=[], person_id=grace.pk)
+    unknown = create_alert(camera=camera, face_count=1, boxes=[])
+
+    def ids(query: str) -> list[int]:
+        response = viewer_client.get(f"/api/alerts/?{query}")
+        assert response.status_code == 200, response.content
+        return [a["id"] for a in response.json()["results"]]
+
+    assert ids(f"person={eileen.pk}") == [named.pk]
+    assert ids("person=unknown") == [unknown.pk]
+    assert set(ids("")) == {named.pk, other.pk, unknown.pk}
+    bad = viewer_client.get("/api/alerts/?person=someone")
+    assert bad.status_code == 400
+    assert "person" in bad.json()
+
+    client.force_login(viewer)
+    page = client.get(f"/alerts/?person={grace.pk}").content.decode()
+    assert f'data-alert-id="{other.pk}"' in page
+    assert f'data-alert-id="{named.pk}"' not in page
+    assert '<option value="unknown">Unknown faces</option>' in page
