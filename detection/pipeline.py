@@ -315,6 +315,7 @@ class Pipeline:
             if not feed.stop():
                 log.warning(kv(event="feed_stuck", camera=config.camera_id))
             self._detection.close()
+            self._settle_unresolved()
             if self._publisher is not None:
                 self._publisher.close()
             self._report(time.monotonic(), final=True)
@@ -403,13 +404,12 @@ class Pipeline:
         gallery = self.recognition.gallery()
         for track_id, pending in list(self._unresolved.items()):
             track = pending.track
-            if track not in self._tracker.tracks:
-                # Gone before it was recognised: settled as unknown, on the picture it came in on.
+            if track.last_seen != now:
+                # Gone (or missed) before it was named: unknown, on the picture it came in on.
+                # Waiting for its track to end would hold the alert for the cooldown and more.
                 del self._unresolved[track_id]
                 self._settle(pending.first, pending.box, None)
                 continue
-            if track.last_seen != now:
-                continue  # missed by this detection: tried again when it is seen
             identity = None
             if len(gallery):
                 descriptor = self.recognition.describer.describe(result.image, track.box)
@@ -418,6 +418,12 @@ class Pipeline:
             if identity is not None or pending.tries >= self.recognition.tries or not len(gallery):
                 del self._unresolved[track_id]
                 self._settle(result, track.box, identity)
+
+    def _settle_unresolved(self) -> None:
+        """The loop ends: faces still being recognised alert as unknown (nothing is lost)."""
+        for pending in self._unresolved.values():
+            self._settle(pending.first, pending.box, None)
+        self._unresolved.clear()
 
     def _settle(self, result: _Detection, face: Box, identity: Identity | None) -> None:
         """The camera's alert rule on one recognised (or unknown) new face."""

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from detection.annotate import line_width
-from detection.detectors import Box, HaarDetector, detect_downscaled
+from detection.detectors import Box, HaarDetector, YuNetDetector, detect_downscaled
 from detection.pipeline import Pipeline
 from detection.recognition import (
     DEFAULT_MIN_SIMILARITY,
@@ -254,3 +254,34 @@ def test_the_snapshot_labels_the_new_face_with_the_name_or_unknown(two_visitors,
         (width, _), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
         drawn = label_right_edge(snapshot, alert.boxes[0]) - int(alert.boxes[0][0])
         assert abs(drawn - width) <= 4, (label, drawn, width)
+
+
+def test_a_stranger_gone_before_the_last_try_still_raises_one_unknown_alert(
+    two_visitors, haar, describer
+):
+    # Grace Hopper is in view for 2 s, about 8 detections: with 20 tries she leaves first.
+    counting = CountingDescriber(describer)
+    sink = RecordingSink()
+    config = config_for(two_visitors, motion_gating=False, alert_on="unknown")
+    gallery = astronaut_only(describer, haar, False)
+    Pipeline(config, sink, haar, Recognition(counting, lambda: gallery, tries=20)).run()
+
+    assert [a.person_id for a in sink.alerts] == [None]
+    assert sink.alerts[0].at - sink.detections[0][0] >= 4.5  # her visit, from its first picture
+    assert 1 < counting.calls < 20
+
+
+def test_with_yunet_as_the_cameras_detector_the_same_people_are_told_apart(
+    two_visitors, describer, yunet_model: str
+):
+    yunet = YuNetDetector(yunet_model)
+    image = variants(photo("astronaut.jpg"))["mirrored"]
+    (box,) = detect_downscaled(yunet, image, 640, 40)
+    gallery = Gallery(
+        [Enrolled(ASTRONAUT, "Eileen Collins", False, describer.describe(image, box))]
+    )
+    sink = RecordingSink()
+    config = config_for(two_visitors, motion_gating=False, detector="yunet", model_path=yunet_model)
+    Pipeline(config, sink, yunet, Recognition(describer, lambda: gallery)).run()
+
+    assert [a.person_id for a in sink.alerts] == [ASTRONAUT, None]
