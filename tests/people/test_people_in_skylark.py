@@ -154,3 +154,15 @@ def test_alerts_filter_by_person_and_unknown(viewer_client, client, viewer, came
     assert f'data-alert-id="{other.pk}"' in page
     assert f'data-alert-id="{named.pk}"' not in page
     assert '<option value="unknown">Unknown faces</option>' in page
+
+
+def test_the_admins_alert_list_shows_and_filters_by_person(client, superuser, camera):
+    eileen = services.create_person(name="Eileen Collins")
+    named = create_alert(camera=camera, face_count=1, boxes=[], person_id=eileen.pk)
+    create_alert(camera=camera, face_count=1, boxes=[])
+    client.force_login(superuser)
+
+    page = client.get(f"/admin/alerts/alert/?person__id__exact={eileen.pk}").content.decode()
+    assert page.count('<td class="field-person') == 1
+    assert "Eileen Collins" in page
+    assert f"/admin/alerts/alert/{named.pk}/change/" in page
