@@ -2,11 +2,14 @@
 photographs: the same face through resizing, mirroring, light and rotation matches; another
 person does not; and the pipeline names each new face once and alerts by the camera's rule."""
 
+import io
+import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from django.core.management import call_command
 
 from detection.annotate import line_width
 from detection.detectors import Box, HaarDetector, YuNetDetector, detect_downscaled
@@ -285,3 +288,27 @@ def test_with_yunet_as_the_cameras_detector_the_same_people_are_told_apart(
     Pipeline(config, sink, yunet, Recognition(describer, lambda: gallery)).run()
 
     assert [a.person_id for a in sink.alerts] == [ASTRONAUT, None]
+
+
+@pytest.mark.django_db
+def test_the_detect_command_names_faces_against_the_enrolled_people(two_visitors):
+    from people import services as people_services
+
+    person = people_services.create_person(name="Eileen Collins")
+    people_services.add_face(person, (ASSETS / "astronaut.jpg").read_bytes(), "a.jpg")
+    out = io.StringIO()
+    call_command(
+        "detect",
+        source=str(two_visitors),
+        once=True,
+        recognize=True,
+        interval_ms=250,
+        cooldown=2.0,
+        no_motion_gating=True,
+        stdout=out,
+    )
+    alerts = [json.loads(line) for line in out.getvalue().splitlines() if '"alert"' in line]
+    assert [(a["person"], a["person_name"]) for a in alerts] == [
+        (person.pk, "Eileen Collins"),
+        (None, None),
+    ]
