@@ -29,7 +29,7 @@ from .logfmt import kv
 from .metrics import DETECTION_SECONDS
 from .publisher import Publisher
 from .rates import RateMeter
-from .recognition import Identity, Recognition
+from .recognition import Gallery, Identity, Recognition
 from .redaction import redact_url
 from .regions import Region
 from .tracking import Track, Tracker
@@ -394,14 +394,13 @@ class Pipeline:
             return
         for track in tracks.started:
             self._unresolved[track.id] = _Unresolved(track, result, track.box)
-        self._recognise(result, frame.t)
+        self._recognise(result, frame.t, gallery or Gallery([]))
 
-    def _recognise(self, result: _Detection, now: float) -> None:
+    def _recognise(self, result: _Detection, now: float, gallery: Gallery) -> None:
         """Describe the new tracks seen in this detection (each at most `tries` times over its
         first detections, never every frame) and alert on those that are settled: named, out of
         tries, or gone from view."""
         assert self.recognition is not None
-        gallery = self.recognition.gallery()
         for track_id, pending in list(self._unresolved.items()):
             track = pending.track
             if track.last_seen != now:
@@ -412,8 +411,12 @@ class Pipeline:
                 continue
             identity = None
             if len(gallery):
-                descriptor = self.recognition.describer.describe(result.image, track.box)
-                identity = gallery.match(descriptor)
+                try:
+                    descriptor = self.recognition.describer.describe(result.image, track.box)
+                    identity = gallery.match(descriptor)
+                except Exception:
+                    # A face the model cannot describe stays unnamed; detection goes on.
+                    log.exception(kv(event="recognition_error", camera=self.config.camera_id))
             pending.tries += 1
             if identity is not None or pending.tries >= self.recognition.tries or not len(gallery):
                 del self._unresolved[track_id]
