@@ -9,15 +9,34 @@ from .models import Alert
 
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin):
-    list_display = ["id", "camera", "created_at", "face_count", "thumbnail", "acknowledged_at"]
-    list_filter = ["camera", ("created_at", admin.DateFieldListFilter)]
-    list_select_related = ["camera"]
+    list_display = [
+        "id",
+        "camera",
+        "created_at",
+        "face_count",
+        "person",
+        "thumbnail",
+        "acknowledged_at",
+    ]
+    list_filter = ["camera", "person", ("created_at", admin.DateFieldListFilter)]
+    list_select_related = ["camera", "person"]
     show_full_result_count = False
-    readonly_fields = ["preview", "camera", "created_at", "face_count", "boxes", "snapshot"]
+    readonly_fields = [
+        "preview",
+        "camera",
+        "created_at",
+        "face_count",
+        "boxes",
+        "snapshot",
+        "person",
+        "similarity",
+    ]
     fields = [
         "camera",
         "created_at",
         "face_count",
+        "person",
+        "similarity",
         "boxes",
         "preview",
         "acknowledged_at",

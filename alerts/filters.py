@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from cameras.models import Camera
 from cameras.selectors import cameras_for_user
+from people.models import Person
 
 from .models import Alert
 
@@ -18,14 +19,20 @@ from .models import Alert
 class AlertFilterForm(forms.Form):
     """The rule every alert filter keeps: a range that ends before it starts is an error."""
 
-    field_order = ["camera", "since", "until", "acknowledged"]
+    field_order = ["camera", "person", "since", "until", "acknowledged"]
 
     def clean(self) -> dict[str, Any]:
         super().clean()
         data = self.cleaned_data
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
             self.add_error("until", "The end date is before the start date.")
+        person = data.get("person")
+        if person and person != UNKNOWN and not (person.isdigit() and int(person) < 2**63):
+            self.add_error("person", "Give a person's id, or 'unknown'.")
         return data
+
+
+UNKNOWN = "unknown"  # the person filter's value for faces nobody was recognised as
 
 
 class AlertFilter(django_filters.FilterSet):
@@ -41,6 +48,10 @@ class AlertFilter(django_filters.FilterSet):
     until: django_filters.Filter = django_filters.IsoDateTimeFilter(
         field_name="created_at", lookup_expr="lt"
     )
+    person: django_filters.Filter = django_filters.CharFilter(
+        method="filter_person",
+        help_text="A person's id: the alerts that named them; 'unknown': those that named nobody.",
+    )
     acknowledged = django_filters.ChoiceFilter(
         label="Status",
         empty_label="Any status",
@@ -50,8 +61,13 @@ class AlertFilter(django_filters.FilterSet):
 
     class Meta:
         model = Alert
-        fields = ["camera", "since", "until", "acknowledged"]
+        fields = ["camera", "person", "since", "until", "acknowledged"]
         form = AlertFilterForm
+
+    def filter_person(self, alerts: QuerySet[Alert], name: str, value: str) -> QuerySet[Alert]:
+        if value == UNKNOWN:
+            return alerts.filter(person__isnull=True)
+        return alerts.filter(person_id=int(value))
 
     def filter_acknowledged(
         self, alerts: QuerySet[Alert], name: str, value: str
@@ -63,6 +79,12 @@ def _visible_cameras(request: HttpRequest | None) -> QuerySet[Camera]:
     return cameras_for_user(request.user) if request else Camera.objects.none()
 
 
+def _person_choices() -> list[tuple[str, str]]:
+    return [(UNKNOWN, "Unknown faces")] + [
+        (str(pk), name) for pk, name in Person.objects.values_list("pk", "name")
+    ]
+
+
 def start_of(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
@@ -72,6 +94,9 @@ class HistoryFilter(AlertFilter):
 
     # django-filter calls a callable queryset with the request; its stubs take only a QuerySet.
     camera = django_filters.ModelChoiceFilter(queryset=_visible_cameras, empty_label="All cameras")  # type: ignore[arg-type]
+    person = django_filters.ChoiceFilter(
+        choices=_person_choices, empty_label="Anyone", method="filter_person"
+    )
     since = django_filters.DateFilter(
         label="From", method="filter_from", widget=forms.DateInput(attrs={"type": "date"})
     )

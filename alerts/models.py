@@ -16,6 +16,14 @@ class Alert(models.Model):
     face_count = models.PositiveSmallIntegerField()
     boxes = models.JSONField(default=list, help_text="[[x, y, w, h, score], ...] in frame pixels.")
     snapshot = models.ImageField(upload_to=snapshot_path, blank=True)
+    # Who the new face is, when the camera's loop recognised it; null: unknown (or nobody
+    # enrolled). Deleting the person keeps the alert, nameless.
+    person = models.ForeignKey(
+        "people.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+    )
+    similarity = models.FloatField(
+        null=True, blank=True, help_text="How alike the face was to the person's closest sample."
+    )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

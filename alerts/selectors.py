@@ -20,10 +20,10 @@ def alerts_for_user(
     other filters are alerts.filters', applied by the API and the history page alike."""
     alerts = (
         Alert.objects.filter(camera__in=cameras_for_user(user))
-        .select_related("camera", "acknowledged_by")
+        .select_related("camera", "acknowledged_by", "person")
         # Of the related rows, only what an alert shows: building the whole camera and user for
         # every row was an eighth of a list page's CPU (bench/alerts_scale.py).
-        .only(*ALERT_FIELDS, "camera__name", "acknowledged_by__username")
+        .only(*ALERT_FIELDS, "camera__name", "acknowledged_by__username", "person__name")
     )
     if camera_id is not None:
         alerts = alerts.filter(camera_id=camera_id)

@@ -12,6 +12,9 @@ _ID_MARK = 987654321012345
 class AlertSerializer(serializers.ModelSerializer):
     camera_name = serializers.CharField(source="camera.name", read_only=True)
     snapshot_url = serializers.SerializerMethodField()
+    person_name = serializers.CharField(
+        source="person.name", read_only=True, default=None, allow_null=True
+    )
     acknowledged_by = serializers.CharField(
         source="acknowledged_by.username", read_only=True, default=None, allow_null=True
     )
@@ -25,6 +28,9 @@ class AlertSerializer(serializers.ModelSerializer):
             "created_at",
             "face_count",
             "boxes",
+            "person",
+            "person_name",
+            "similarity",
             "snapshot_url",
             "acknowledged_at",
             "acknowledged_by",

@@ -47,6 +47,8 @@ def create_alert(
     boxes: list[list[float]],
     snapshot_jpeg: bytes | None = None,
     created_at: datetime | None = None,
+    person_id: int | None = None,
+    similarity: float | None = None,
 ) -> Alert:
     """Store an alert with its snapshot; it is broadcast once the row is committed.
 
@@ -58,7 +60,14 @@ def create_alert(
     """
     created_at = created_at or timezone.now()
     camera_id = camera.pk
-    alert = Alert(camera=camera, face_count=face_count, boxes=boxes, created_at=created_at)
+    alert = Alert(
+        camera=camera,
+        face_count=face_count,
+        boxes=boxes,
+        created_at=created_at,
+        person_id=person_id,
+        similarity=similarity,
+    )
     if snapshot_jpeg:
         name = f"camera{camera_id}-{created_at:%H%M%S%f}.jpg"
         alert.snapshot.save(name, ContentFile(snapshot_jpeg), save=False)
@@ -76,7 +85,15 @@ def create_alert(
         raise
     # At once in autocommit; inside a caller's transaction, after it commits.
     transaction.on_commit(lambda: broadcast(camera_id, alert_event(alert)))
-    logger.info(kv(event="alert_created", camera=camera_id, alert=alert.pk, faces=face_count))
+    logger.info(
+        kv(
+            event="alert_created",
+            camera=camera_id,
+            alert=alert.pk,
+            faces=face_count,
+            person=person_id,
+        )
+    )
     return alert
 
 

@@ -109,6 +109,20 @@ class Camera(models.Model):
         default=True, help_text="Run the face detector at full rate only while there is motion."
     )
 
+    class AlertOn(models.TextChoices):
+        EVERYONE = "everyone", "every new face"
+        UNKNOWN = "unknown", "unknown faces only"
+        WATCHLIST = "watchlist", "people on the watch list only"
+
+    alert_on = models.CharField(
+        "alert on",
+        max_length=10,
+        choices=AlertOn.choices,
+        default=AlertOn.EVERYONE,
+        help_text="Which new faces raise an alert; recognition names them against the enrolled "
+        "people.",
+    )
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -139,6 +153,7 @@ DETECTION_FIELDS = (  # how its loop looks for faces and when it alerts
     "cooldown_s",
     "stationary_after_s",
     "motion_gating",
+    "alert_on",
 )
 # where on the picture faces count: edited on the camera page's polygon editor, the API, the admin
 REGION_FIELDS = ("regions",)

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "detection.apps.DetectionConfig",
     "audit.apps.AuditConfig",
     "events.apps.EventsConfig",
+    "people.apps.PeopleConfig",
 ]
 
 MIDDLEWARE = [
@@ -198,6 +199,11 @@ CELERY_BEAT_SCHEDULE = {
 
 # Detection and media.
 FACE_DETECTOR_MODEL = env("FACE_DETECTOR_MODEL", default="")
+# Face recognition: how alike (cosine similarity of dlib descriptors, 0..1) a face must be to an
+# enrolled sample to be named; and how many detections of a new face are tried before it is
+# called unknown (its alert waits for them, unless nobody is enrolled).
+RECOGNITION_MIN_SIMILARITY = env.float("RECOGNITION_MIN_SIMILARITY", default=0.94)
+RECOGNITION_TRIES = env.int("RECOGNITION_TRIES", default=3)
 # Cameras may read local files (demos, tests) only from under this directory.
 CAMERA_FILE_ROOT = env.path("CAMERA_FILE_ROOT", default=BASE_DIR / "var" / "videos")
 MEDIAMTX_RTSP_URL = env("MEDIAMTX_RTSP_URL", default="")

@@ -15,6 +15,7 @@ from cameras.api import CameraViewSet
 from config import ops
 from events import views as events_views
 from events.api import WebhookEndpointViewSet
+from people.api import PersonViewSet
 
 admin.site.site_header = "Skylark administration"
 admin.site.site_title = "Skylark admin"
@@ -26,6 +27,7 @@ router.register("cameras", CameraViewSet, basename="camera")
 router.register("alerts", AlertViewSet, basename="alert")
 router.register("audit", AuditEntryViewSet, basename="audit")
 router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
+router.register("people", PersonViewSet, basename="person")
 
 api_urls: list[URLPattern | URLResolver] = [
     path("auth/signup", accounts_api.SignupView.as_view(), name="api-signup"),

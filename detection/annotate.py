@@ -43,16 +43,20 @@ def font_px(height: int) -> int:
 
 
 def draw_boxes(
-    frame: np.ndarray, boxes: Iterable[Box], color: tuple[int, int, int] = BOX_COLOR
+    frame: np.ndarray,
+    boxes: Iterable[Box],
+    color: tuple[int, int, int] = BOX_COLOR,
+    labels: dict[Box, str] | None = None,
 ) -> None:
-    """A rectangle per face with its score above it (inside, when the box touches the top)."""
+    """A rectangle per face with its score above it (inside, when the box touches the top), or
+    the label given for that box (a recognised person's name, "unknown")."""
     thickness = line_width(frame.shape[1])
     font_scale = max(0.4, frame.shape[1] / 1600)
     for box in boxes:
         top_left = (box.x, box.y)
         bottom_right = (box.x + box.w - 1, box.y + box.h - 1)
         cv2.rectangle(frame, top_left, bottom_right, color, thickness)
-        label = f"{box.score:.2f}"
+        label = (labels or {}).get(box) or f"{box.score:.2f}"
         (_, text_h), _ = cv2.getTextSize(label, _FONT, font_scale, 1)
         text_y = (
             box.y - thickness - 2

@@ -10,6 +10,9 @@ DetectorName = Literal["haar", "yunet"]
 # annotated: ffmpeg draws the boxes and re-encodes; original: the camera's stream is copied
 # unchanged and the dashboard draws the boxes from the `detections` live event.
 VideoMode = Literal["annotated", "original"]
+# Which new faces raise an alert: everyone (as without recognition), faces nobody enrolled
+# matches, or people on the watch list.
+AlertOn = Literal["everyone", "unknown", "watchlist"]
 
 
 class ConfigError(ValueError):
@@ -36,6 +39,7 @@ class PipelineConfig:
     min_face_size: int = 40  # full-frame pixels, whatever detect_width is
     cooldown_s: float = 10.0  # a face unseen this long has left: seen again, it alerts again
     stationary_after_s: float = 600.0  # a face still this long raises nothing more (a poster)
+    alert_on: AlertOn = "everyone"
     detect_width: int = 640
     motion_gating: bool = True
     zones: Zones = Zones()  # where faces count (zones) and where nothing does (masks)
@@ -61,6 +65,10 @@ class PipelineConfig:
                 f"video_mode must be 'annotated' or 'original' (got {self.video_mode!r})"
             )
         _require(0 < self.analysis_fps <= 30, "analysis_fps must be in (0, 30]", self.analysis_fps)
+        if self.alert_on not in ("everyone", "unknown", "watchlist"):
+            raise ConfigError(
+                f"alert_on must be 'everyone', 'unknown' or 'watchlist' (got {self.alert_on!r})"
+            )
         if self.detector not in ("haar", "yunet"):
             raise ConfigError(f"detector must be 'haar' or 'yunet' (got {self.detector!r})")
         if not self.source:

@@ -26,9 +26,14 @@ class JsonLinesSink(BaseSink):
     """
 
     def __init__(
-        self, out: TextOut, duration_s: float | None = None, snapshot_dir: Path | None = None
+        self,
+        out: TextOut,
+        duration_s: float | None = None,
+        snapshot_dir: Path | None = None,
+        recognize: bool = False,
     ) -> None:
         self.out = out
+        self.recognize = recognize  # alert lines then name the person (null: unknown)
         self.deadline = time.monotonic() + duration_s if duration_s is not None else None
         self.snapshot_dir = snapshot_dir
         self.alerts = 0
@@ -55,6 +60,10 @@ class JsonLinesSink(BaseSink):
             "boxes": event.boxes,
             "snapshot_bytes": len(event.snapshot_jpeg),
         }
+        if self.recognize:
+            line["person"] = event.person_id
+            line["person_name"] = event.person_name
+            line["similarity"] = event.similarity
         if self.snapshot_dir is not None:
             path = self.snapshot_dir / f"alert-{self.alerts}.jpg"
             path.write_bytes(event.snapshot_jpeg)

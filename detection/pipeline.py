@@ -29,9 +29,10 @@ from .logfmt import kv
 from .metrics import DETECTION_SECONDS
 from .publisher import Publisher
 from .rates import RateMeter
+from .recognition import Gallery, Identity, Recognition
 from .redaction import redact_url
 from .regions import Region
-from .tracking import Tracker
+from .tracking import Track, Tracker
 
 log = logging.getLogger("skylark.detection")
 T = TypeVar("T")
@@ -73,6 +74,10 @@ class AlertEvent:
     face_count: int
     boxes: list[list[float]]  # [[x, y, w, h, score], ...]: ints for x..h, score 0..1
     snapshot_jpeg: bytes  # the frame the faces were found in, annotated
+    # With recognition on, each alert is one new face: who it is (None: nobody enrolled matched).
+    person_id: int | None = None
+    person_name: str | None = None
+    similarity: float | None = None
 
 
 class Sink(Protocol):
@@ -141,6 +146,16 @@ class _Detection:
     frame: Frame  # the frame the boxes were found in
     image: np.ndarray  # that frame in BGR, not drawn on
     boxes: list[Box]  # every face in view: found in the region, and kept from before
+
+
+@dataclass
+class _Unresolved:
+    """A new track whose face is not recognised yet: its alert waits for a name or its last try."""
+
+    track: Track
+    first: _Detection  # where it came into view: the snapshot if it leaves before its last try
+    box: Box  # its box there
+    tries: int = 0
 
 
 class _DetectionThread:
@@ -229,10 +244,16 @@ class Pipeline:
     """
 
     def __init__(
-        self, config: PipelineConfig, sink: Sink, detector: FaceDetector | None = None
+        self,
+        config: PipelineConfig,
+        sink: Sink,
+        detector: FaceDetector | None = None,
+        recognition: Recognition | None = None,
     ) -> None:
         self.config = config
         self.sink = sink
+        self.recognition = recognition
+        self._unresolved: dict[int, _Unresolved] = {}  # by track id
         self.detector = detector if detector is not None else make_detector(config)
         self._tracker = Tracker(config.cooldown_s, config.stationary_after_s)
         self._gate = MotionGate(config)
@@ -294,6 +315,7 @@ class Pipeline:
             if not feed.stop():
                 log.warning(kv(event="feed_stuck", camera=config.camera_id))
             self._detection.close()
+            self._settle_unresolved()
             if self._publisher is not None:
                 self._publisher.close()
             self._report(time.monotonic(), final=True)
@@ -364,21 +386,91 @@ class Pipeline:
         tracks = self._tracker.update(frame.t, self._counted)
         for track in tracks.stationary:
             log.info(kv(event="face_stationary", camera=self.config.camera_id, track=track.id))
-        if tracks.started:
-            self._alert(result, len(tracks.started))
+        gallery = self.recognition.gallery() if self.recognition is not None else None
+        if not gallery and not self._unresolved:
+            # Nobody enrolled: nobody can be named, and every new face is an unknown one.
+            if tracks.started and self.config.alert_on != "watchlist":
+                self._alert(result, len(tracks.started))
+            return
+        for track in tracks.started:
+            self._unresolved[track.id] = _Unresolved(track, result, track.box)
+        self._recognise(result, frame.t, gallery or Gallery([]))
 
-    def _alert(self, result: _Detection, new_faces: int) -> None:
-        """One alert for the faces that came into view in this detection (usually one)."""
+    def _recognise(self, result: _Detection, now: float, gallery: Gallery) -> None:
+        """Describe the new tracks seen in this detection (each at most `tries` times over its
+        first detections, never every frame) and alert on those that are settled: named, out of
+        tries, or gone from view."""
+        assert self.recognition is not None
+        for track_id, pending in list(self._unresolved.items()):
+            track = pending.track
+            if track.last_seen != now:
+                # Gone (or missed) before it was named: unknown, on the picture it came in on.
+                # Waiting for its track to end would hold the alert for the cooldown and more.
+                del self._unresolved[track_id]
+                self._settle(pending.first, pending.box, None)
+                continue
+            identity = None
+            if len(gallery):
+                try:
+                    descriptor = self.recognition.describer.describe(result.image, track.box)
+                    identity = gallery.match(descriptor)
+                except Exception:
+                    # A face the model cannot describe stays unnamed; detection goes on.
+                    log.exception(kv(event="recognition_error", camera=self.config.camera_id))
+            pending.tries += 1
+            if identity is not None or pending.tries >= self.recognition.tries or not len(gallery):
+                del self._unresolved[track_id]
+                self._settle(result, track.box, identity)
+
+    def _settle_unresolved(self) -> None:
+        """The loop ends: faces still being recognised alert as unknown (nothing is lost)."""
+        for pending in self._unresolved.values():
+            self._settle(pending.first, pending.box, None)
+        self._unresolved.clear()
+
+    def _settle(self, result: _Detection, face: Box, identity: Identity | None) -> None:
+        """The camera's alert rule on one recognised (or unknown) new face."""
+        alert_on = self.config.alert_on
+        log.info(
+            kv(
+                event="face_recognised",
+                camera=self.config.camera_id,
+                person=identity.person_id if identity else None,
+                similarity=identity.similarity if identity else None,
+            )
+        )
+        if alert_on == "unknown" and identity is not None:
+            return
+        if alert_on == "watchlist" and (identity is None or not identity.watch):
+            return
+        self._alert(result, 1, identity, face)
+
+    def _alert(
+        self,
+        result: _Detection,
+        new_faces: int,
+        identity: Identity | None = None,
+        face: Box | None = None,
+    ) -> None:
+        """One alert for the faces that came into view in this detection (usually one); with
+        recognition on, one alert per new face, `face`, whose box the snapshot labels with the
+        person's name or "unknown"."""
         # The snapshot is the very frame the faces were found in, annotated like the live video.
-        draw_boxes(result.image, self._counted)
-        draw_boxes(result.image, self._ignored, IGNORED_COLOR)
-        draw_overlay(result.image, self.config.name, result.frame.at)
+        image = result.image.copy()
+        counted, ignored = self.config.zones.split(result.boxes, result.frame.size)
+        labels = {face: identity.name if identity else "unknown"} if face is not None else None
+        draw_boxes(image, counted, labels=labels)
+        draw_boxes(image, ignored, IGNORED_COLOR)
+        draw_overlay(image, self.config.name, result.frame.at)
         event = AlertEvent(
             camera_id=self.config.camera_id,
             at=result.frame.at,
-            face_count=len(self._counted),
-            boxes=[box_to_list(box) for box in self._counted],
-            snapshot_jpeg=self._jpeg(result.image),
+            face_count=len(counted),
+            boxes=[box_to_list(box) for box in counted],
+            snapshot_jpeg=self._jpeg(image),
+            person_id=identity.person_id if identity else None,
+            person_name=identity.name if identity else None,
+            similarity=identity.similarity if identity else None,
         )
         log.info(
             kv(
@@ -387,6 +479,7 @@ class Pipeline:
                 faces=event.face_count,
                 new=new_faces,
                 boxes=event.boxes,
+                person=event.person_id,
             )
         )
         self._call("on_alert", self.sink.on_alert, event)

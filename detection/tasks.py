@@ -35,13 +35,15 @@ from cameras.naming import (
 )
 from cameras.validators import source_for_capture
 from config.redis import get_redis
+from people import services as people_services
 
-from .config import ConfigError, DetectorName, PipelineConfig, Transport, VideoMode
+from .config import AlertOn, ConfigError, DetectorName, PipelineConfig, Transport, VideoMode
 from .detectors import Box, DetectorConfigError
 from .lease import Lease, LeaseKeeper
 from .logfmt import kv
 from .metrics import ALERTS_CREATED, CAMERA_RECONNECTS
 from .pipeline import AlertEvent, Pipeline, StatusReport, box_to_list
+from .recognition import Gallery, Recognition, RecognitionUnavailable
 from .zones import Polygon, Zones
 
 logger = logging.getLogger("skylark.detection")
@@ -51,6 +53,7 @@ LOOP_SILENCE_S = 30.0  # a loop that shows no life for this long gives its camer
 CHECK_INTERVAL_S = 1.0  # how often the loop re-reads desired_state
 PREVIEW_TTL_S = 10
 PENDING_ALERTS_MAX = 1000  # alerts kept in memory while PostgreSQL is unreachable
+GALLERY_CHECK_S = 5.0  # how soon a loop sees people enrolled, changed or removed
 
 
 # Set when this worker is asked to stop: loops end at once instead of holding up the shutdown.
@@ -127,6 +130,7 @@ def pipeline_config(camera: Camera) -> PipelineConfig:
         stationary_after_s=camera.stationary_after_s,
         zones=zones_of(camera.regions),
         motion_gating=camera.motion_gating,
+        alert_on=cast(AlertOn, camera.alert_on),
         publish_url=publish_url,
     )
 
@@ -152,6 +156,30 @@ class CameraSink:
         self.stop_reason = ""
         self.watched = False
         self.next_watch_check = 0.0
+        self.gallery_now = Gallery([])
+        self.gallery_version: people_services.GalleryVersion | None = None
+        self.next_gallery_check = 0.0
+
+    # -- recognition -------------------------------------------------------------------
+    def gallery(self) -> Gallery:
+        """The enrolled people, reloaded when they changed (checked every GALLERY_CHECK_S); while
+        PostgreSQL is unreachable, the last one loaded."""
+        now = time.monotonic()
+        if now < self.next_gallery_check:
+            return self.gallery_now
+        self.next_gallery_check = now + GALLERY_CHECK_S
+        try:
+            version = people_services.gallery_version()
+            if version != self.gallery_version:
+                self.gallery_now = people_services.load_gallery()
+                self.gallery_version = version
+                logger.info(
+                    kv(event="gallery_loaded", camera=self.camera_id, faces=len(self.gallery_now))
+                )
+        except DatabaseError as exc:
+            logger.warning(kv(event="gallery_not_loaded", camera=self.camera_id, error=exc))
+            close_old_connections()
+        return self.gallery_now
 
     # -- status and alerts -------------------------------------------------------------
     def on_status(self, report: StatusReport) -> None:
@@ -193,6 +221,8 @@ class CameraSink:
                         boxes=event.boxes,
                         snapshot_jpeg=event.snapshot_jpeg,
                         created_at=_aware(event.at),
+                        person_id=event.person_id,
+                        similarity=event.similarity,
                     )
                 except (OperationalError, InterfaceError) as exc:
                     logger.warning(
@@ -273,6 +303,17 @@ class CameraSink:
             return ""  # PostgreSQL down: keep detecting and buffering
 
 
+def recognition_for(sink: CameraSink) -> Recognition | None:
+    """Recognition for a camera's loop; None (faces stay unnamed, so every face is unknown)
+    when the model cannot be loaded, which is logged."""
+    try:
+        describer = people_services.describer()
+    except RecognitionUnavailable as exc:
+        logger.error(kv(event="recognition_off", camera=sink.camera_id, error=str(exc)))
+        return None
+    return Recognition(describer, sink.gallery, tries=settings.RECOGNITION_TRIES)
+
+
 def _aware(unix_time: float | None) -> datetime | None:
     return datetime.fromtimestamp(unix_time, tz=UTC) if unix_time is not None else None
 
@@ -299,7 +340,7 @@ def run_camera(camera_id: int) -> str:
         sink = CameraSink(camera, keeper, client)
         logger.info(kv(event="loop_start", camera=camera_id))
         try:
-            pipeline = Pipeline(pipeline_config(camera), sink)
+            pipeline = Pipeline(pipeline_config(camera), sink, recognition=recognition_for(sink))
         except (DetectorConfigError, ConfigError) as exc:
             # A setting that can never work: say so on the camera and leave it until it is edited.
             camera_services.record_status(

@@ -36,6 +36,8 @@ from cameras.mediamtx import read_token
 from cameras.models import Camera, CameraGroup
 from cameras.naming import preview_key, stream_path
 from events.services import create_webhook
+from people import services as people_services
+from people.models import FaceSample, Person
 from tests.conftest import PASSWORD
 from tests.support.auth import access_token, session_cookie
 from tests.support.cameras import camera_form
@@ -111,6 +113,8 @@ class World:
     alert_id: int
     audit_id: int
     webhook_id: int
+    person_id: int
+    face_id: int
 
 
 @dataclass
@@ -198,6 +202,33 @@ def deleting(build_for: Callable[[str], Callable[[Caller], Call]]):
     return build
 
 
+def scratch_person() -> Person:
+    return Person.objects.create(name=f"scratch {uuid.uuid4()}")
+
+
+def scratch_face() -> FaceSample:
+    return FaceSample.objects.create(
+        person=scratch_person(), photo="people/none.jpg", box=[0, 0, 1, 1], descriptor=[0.0] * 128
+    )
+
+
+def face_upload(c: Caller) -> Call:
+    """A multipart upload of a real face photo to the world's person."""
+    boundary = uuid.uuid4().hex
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; filename="a.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + ASTRONAUT.read_bytes()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    headers = {**c.jwt(), "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    return Call(
+        "POST", f"/api/people/{c.world.person_id}/faces/", headers, body, "application/json"
+    )
+
+
 def mediamtx(action: str) -> Callable[[Caller], Call]:
     def build(c: Caller) -> Call:
         camera = c.world.camera.pk
@@ -270,6 +301,8 @@ def scratch_webhook_deletion(c: Caller) -> Call:
 
 
 C, A, E, W = "{camera}", "{alert}", "{audit}", "{webhook}"
+P, F = "{person}", "{face}"
+ASTRONAUT = Path(__file__).resolve().parents[1] / "assets" / "astronaut.jpg"
 REQUESTS: dict[tuple[str, str], Callable[[Caller], Call]] = {
     # REST API
     ("GET /api/", "JWT"): jwt_call("GET", "/api/"),
@@ -311,6 +344,27 @@ REQUESTS: dict[tuple[str, str], Callable[[Caller], Call]] = {
         "GET", f"/api/alerts/{A}/snapshot", content_type="image/jpeg"
     ),
     ("GET /api/audit/", "JWT"): jwt_call("GET", "/api/audit/"),
+    ("GET /api/people/", "JWT"): jwt_call("GET", "/api/people/"),
+    ("POST /api/people/", "JWT"): jwt_call(
+        "POST", "/api/people/", lambda c: {"name": f"API {uuid.uuid4()}"}
+    ),
+    ("GET /api/people/{person}/", "JWT"): jwt_call("GET", f"/api/people/{P}/"),
+    ("PATCH /api/people/{person}/", "JWT"): jwt_call(
+        "PATCH", f"/api/people/{P}/", {"notes": "seen at the door"}
+    ),
+    ("DELETE /api/people/{person}/", "JWT"): lambda c: jwt_call(
+        "DELETE", f"/api/people/{scratch_person().pk}/", content_type=None
+    )(c),
+    ("GET /api/people/{person}/faces/", "JWT"): jwt_call("GET", f"/api/people/{P}/faces/"),
+    ("POST /api/people/{person}/faces/", "JWT"): face_upload,
+    ("DELETE /api/people/{person}/faces/{face}", "JWT"): lambda c: (
+        lambda face: jwt_call(
+            "DELETE", f"/api/people/{face.person_id}/faces/{face.pk}", content_type=None
+        )(c)
+    )(scratch_face()),
+    ("GET /api/people/{person}/faces/{face}/photo", "JWT"): jwt_call(
+        "GET", f"/api/people/{P}/faces/{F}/photo", content_type="image/jpeg"
+    ),
     ("GET /api/audit/{audit}/", "JWT"): jwt_call("GET", f"/api/audit/{E}/"),
     ("GET /api/webhooks/", "JWT"): jwt_call("GET", "/api/webhooks/"),
     ("POST /api/webhooks/", "JWT"): jwt_call("POST", "/api/webhooks/", webhook_fields),
@@ -466,7 +520,9 @@ def world(django_db_setup, django_db_blocker, process_logs):
             alert = create_alert(camera=camera, face_count=1, boxes=[], snapshot_jpeg=JPEG)
             entry = record("camera.start", camera)
             webhook = create_webhook(name="ACL hook", url="https://93.184.215.14/hook")
-        yield World(server, users, camera, alert.pk, entry.pk, webhook.pk)
+            person = people_services.create_person(name="ACL person")
+            face = people_services.add_face(person, ASTRONAUT.read_bytes(), "a.jpg")
+        yield World(server, users, camera, alert.pk, entry.pk, webhook.pk, person.pk, face.pk)
     finally:
         server.stop()
         with django_db_blocker.unblock():
@@ -493,6 +549,7 @@ def test_access_table_cell(world, row, role):
     call = REQUESTS[row.key](Caller(role, world.users[role], world))
     call.path = call.path.replace(C, str(world.camera.pk)).replace(A, str(world.alert_id))
     call.path = call.path.replace(E, str(world.audit_id)).replace(W, str(world.webhook_id))
+    call.path = call.path.replace(P, str(world.person_id)).replace(F, str(world.face_id))
 
     outcome = perform(world.server, call)
 

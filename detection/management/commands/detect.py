@@ -1,6 +1,7 @@
 """manage.py detect: run the detection pipeline on a file or camera URL and print JSON lines.
 
-No database access: for trying a camera, tuning detector settings and benchmarks.
+No database writes: for trying a camera, tuning detector settings and benchmarks. With
+--recognize it reads the enrolled people once, at the start, and names the faces in alert lines.
 """
 
 from pathlib import Path
@@ -10,10 +11,19 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from detection.capture import NETWORK_SCHEMES
-from detection.config import ConfigError, DetectorName, PipelineConfig, Transport, VideoMode
+from detection.config import (
+    AlertOn,
+    ConfigError,
+    DetectorName,
+    PipelineConfig,
+    Transport,
+    VideoMode,
+)
 from detection.detectors import DetectorConfigError
 from detection.jsonlines import JsonLinesSink
 from detection.pipeline import Pipeline
+from detection.recognition import Recognition, RecognitionUnavailable
+from people import services as people_services
 
 
 class Command(BaseCommand):
@@ -54,6 +64,14 @@ class Command(BaseCommand):
         )
         parser.add_argument("--snapshot-dir", type=Path, help="save alert snapshots here")
         parser.add_argument("--name", default="detect", help="camera name drawn on the video")
+        parser.add_argument(
+            "--recognize",
+            action="store_true",
+            help="name faces against the people enrolled in the database (read only)",
+        )
+        parser.add_argument(
+            "--alert-on", choices=["everyone", "unknown", "watchlist"], default="everyone"
+        )
 
     def handle(
         self,
@@ -76,6 +94,8 @@ class Command(BaseCommand):
         once: bool,
         snapshot_dir: Path | None,
         name: str,
+        recognize: bool,
+        alert_on: AlertOn,
         **options: object,
     ) -> None:
         if once and source.split("://", 1)[0].lower() in NETWORK_SCHEMES:
@@ -103,9 +123,20 @@ class Command(BaseCommand):
                 video_mode=video_mode,
                 detect_source=detect_url,
                 loop_file=not once,
+                alert_on=alert_on,
             )
-            sink = JsonLinesSink(self.stdout, duration_s=duration, snapshot_dir=snapshot_dir)
-            pipeline = Pipeline(config, sink)
-        except (ConfigError, DetectorConfigError) as exc:
+            sink = JsonLinesSink(
+                self.stdout, duration_s=duration, snapshot_dir=snapshot_dir, recognize=recognize
+            )
+            recognition = None
+            if recognize:
+                gallery = people_services.load_gallery()
+                recognition = Recognition(
+                    people_services.describer(),
+                    lambda: gallery,
+                    tries=settings.RECOGNITION_TRIES,
+                )
+            pipeline = Pipeline(config, sink, recognition=recognition)
+        except (ConfigError, DetectorConfigError, RecognitionUnavailable) as exc:
             raise CommandError(str(exc)) from exc
         pipeline.run()

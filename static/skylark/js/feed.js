@@ -62,7 +62,8 @@ export class AlertFeed {
     item.dataset.alertId = alert.id;
     item.dataset.createdAt = alert.created_at;
 
-    const summary = `${alert.camera_name} · ${formatTime(alert.created_at)} · ${faces(alert.face_count)}`;
+    const who = alert.person_name ? ` · ${alert.person_name}` : '';
+    const summary = `${alert.camera_name} · ${formatTime(alert.created_at)} · ${faces(alert.face_count)}${who}`;
     if (alert.snapshot_url) {
       const thumb = document.createElement('a');
       thumb.className = 'thumb';
@@ -95,7 +96,15 @@ export class AlertFeed {
     const count = document.createElement('span');
     count.className = 'faces';
     count.textContent = faces(alert.face_count);
-    meta.append(count, timeElement(alert.created_at));
+    meta.append(count);
+    if (alert.person_name) {
+      // Who the new face is, when a camera recognised an enrolled person.
+      const person = document.createElement('span');
+      person.className = 'person';
+      person.textContent = alert.person_name;
+      meta.append(person);
+    }
+    meta.append(timeElement(alert.created_at));
     text.append(camera, meta);
     item.append(text);
     return item;

@@ -56,7 +56,9 @@ export class CameraTile {
       this.#field('last_alert', timeElement(alert.created_at));
     }
     if (!this.toast) return;
-    this.toast.textContent = `${faces(alert.face_count)} detected`;
+    this.toast.textContent = alert.person_name
+      ? `${alert.person_name} seen`
+      : `${faces(alert.face_count)} detected`;
     this.toast.hidden = false;
     this.el.classList.add('has-alert');
     clearTimeout(this.toastTimer);
