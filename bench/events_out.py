@@ -1,4 +1,4 @@
-"""Issue 20, events out: alerts made at a steady rate (bench/ingest_producer.py, through
+"""Events out: alerts made at a steady rate (bench/ingest_producer.py, through
 alerts.services.create_alert) with webhook endpoints (real HTTP receivers in this process, each
 checking the signature) and MQTT (a private Mosquitto and a subscriber) on; one Celery worker
 for the default queue delivers. Reports, per destination, how many events arrived (nothing may
