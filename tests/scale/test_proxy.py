@@ -60,11 +60,14 @@ def get(url: str) -> int:
 
 
 def test_dashboards_resume_through_the_proxy_when_either_daphne_dies(viewer, camera, process_logs):
-    web1 = Daphne(child_env(), process_logs).start()
-    web2 = Daphne(child_env(), process_logs).start()
-    proxy = Proxy(web1, web2, process_logs)
+    web1 = Daphne(child_env(), process_logs)
+    web2 = Daphne(child_env(), process_logs)
+    proxy: Proxy | None = None
     dashboards: Dashboards | None = None
     try:
+        web1.start()
+        web2.start()
+        proxy = Proxy(web1, web2, process_logs)
         assert get(f"http://127.0.0.1:{proxy.port}/healthz") == 200
         token = AccessToken.for_user(viewer)
         dashboards = Dashboards(f"ws://127.0.0.1:{proxy.port}/ws/?token={token}", CLIENTS)
@@ -96,7 +99,8 @@ def test_dashboards_resume_through_the_proxy_when_either_daphne_dies(viewer, cam
     finally:
         if dashboards is not None:
             dashboards.stop()
-        proxy.stop()
+        if proxy is not None:
+            proxy.stop()
         web1.stop()
         web2.stop()
 
