@@ -64,19 +64,24 @@ class StopWhenSet(BaseSink):
 
 
 def calibrate_open_delay(url: str, model: Path, detector: str, runs: int = 3) -> list[float]:
-    """Seconds from Pipeline.run() to the stream's video time 0, measured `runs` times."""
+    """Seconds from Pipeline.run() to the stream's video time 0, measured `runs` times.
+
+    Publishing, as the worker does: an annotated camera is first probed for its picture size
+    (a second RTSP session, about a second) before the session whose video time 0 counts."""
     import cv2
 
     from detection.config import PipelineConfig
     from detection.pipeline import Pipeline
+    from simulator.control import RtspReceiver
 
     cv2.setNumThreads(1)
     delays = []
     for _ in range(runs):
         stop = threading.Event()
+        receiver = RtspReceiver("live/calibration").start()
         config = PipelineConfig(
             camera_id=0, name="calibration", source=url, detector=detector,
-            model_path=str(model), interval_ms=500,
+            model_path=str(model), interval_ms=500, publish_url=receiver.url,
         )  # fmt: skip
         pipeline = Pipeline(config, StopWhenSet(stop))
         started = time.time()
@@ -99,6 +104,7 @@ def calibrate_open_delay(url: str, model: Path, detector: str, runs: int = 3) ->
                 )
         stop.set()
         thread.join(15)
+        receiver.close()
         start = stream_starts(records).get(0)
         if start is not None:
             delays.append(start - started)
